@@ -1,0 +1,43 @@
+# The book's two commands:  make book  (build everything)  and  make test  (all tests).
+# Both create the virtual environment .venv on first use.
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
+VENV    := .venv
+BIN     := $(VENV)/bin
+PROFILE ?= ci
+NB      ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export MPLBACKEND := Agg
+
+.PHONY: book chapter test regression venv clean
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[book,test]" 2> $(VENV)/pip.log || { cat $(VENV)/pip.log; exit 1; }
+	touch $@
+
+## make book: execute every chapter at PROFILE (default ci) and build the HTML into _build/html
+book: venv
+	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+## make chapter NB=01_linear_proof PROFILE=paper: re-run one chapter into book/chapters/
+chapter: venv
+	@test -n "$(NB)" || { echo "usage: make chapter NB=01_linear_proof [PROFILE=paper]"; exit 2; }
+	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE) --only $(NB)
+
+## make test: pytest for reprolib, then nbval on the committed ci executions
+test: venv
+	$(BIN)/python -m pytest tests --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg; \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+## make regression: rewrite tests/regression/*.ipynb when a change of numbers is intended
+regression: venv
+	$(BIN)/python -m reprolib.pipeline regression
+
+clean:
+	rm -rf _build book/chapters book/build_report.md

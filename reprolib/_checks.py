@@ -1,0 +1,66 @@
+"""Argument checks shared by every public function: each raises a ValueError or
+TypeError that names the offending argument."""
+
+from __future__ import annotations
+
+import torch
+
+
+def tensor(name: str, x, ndim: int | tuple[int, ...] | None = None, finite: bool = True) -> torch.Tensor:
+    """Check that ``x`` is a floating tensor of the given rank with finite entries."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point() and not x.is_complex():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in allowed:
+            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {tuple(x.shape)}")
+    if finite and not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return x
+
+
+def square(name: str, x) -> torch.Tensor:
+    """Check that ``x`` is a finite square matrix."""
+    tensor(name, x, ndim=2)
+    if x.shape[0] != x.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {tuple(x.shape)}")
+    return x
+
+
+def positive_int(name: str, n, minimum: int = 1) -> int:
+    """Check that ``n`` is an int >= ``minimum`` (bools are refused)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return n
+
+
+def positive_float(name: str, v, strict: bool = True) -> float:
+    """Check that ``v`` is a finite real number > 0 (or >= 0 when ``strict`` is False)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    v = float(v)
+    if not (v == v and abs(v) != float("inf")) or (v <= 0 if strict else v < 0):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {v}")
+    return v
+
+
+def generator(name: str, g) -> torch.Generator:
+    """Check that ``g`` is an explicit torch.Generator."""
+    if not isinstance(g, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator (pass one explicitly), got {type(g).__name__}")
+    return g
+
+
+def same_kind(**tensors: torch.Tensor) -> None:
+    """Check that all tensors share one dtype and one device."""
+    items = list(tensors.items())
+    name0, t0 = items[0]
+    for name, t in items[1:]:
+        if t.dtype != t0.dtype:
+            raise ValueError(f"{name} has dtype {t.dtype} but {name0} has {t0.dtype}")
+        if t.device != t0.device:
+            raise ValueError(f"{name} is on {t.device} but {name0} is on {t0.device}")

@@ -1,0 +1,73 @@
+"""Parameter files against the notebooks' parameter cells, and the `paper` profile on the CPU."""
+
+import ast
+
+import jupytext
+import papermill
+import pytest
+import torch
+
+from reprolib import pipeline, profiles
+
+CHAPTERS = pipeline.chapters()
+
+#: per-chapter overrides that shrink only the *number of repetitions* of a `paper` run so the
+#: smoke test stays short; sizes (units, lengths, batch) stay at the paper's values.
+#: Chapter 1 is cheap enough to run at the full paper profile.
+PAPER_SMOKE_OVERRIDES = {"01_linear_proof": {}}
+
+
+def parameters_cell(name):
+    nb = jupytext.read(pipeline.NOTEBOOKS / f"{name}.py")
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{name} must have exactly one cell tagged 'parameters'"
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"{name}: parameters cell must hold plain assignments"
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def test_there_is_at_least_one_chapter():
+    assert "01_linear_proof" in CHAPTERS
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_ci_parameter_file_equals_the_notebook_defaults(name):
+    """A notebook run by itself is the `ci` run."""
+    assert profiles.load(name, "ci") == parameters_cell(name)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_paper_parameter_file_sets_the_same_names(name):
+    paper = profiles.load(name, "paper")
+    assert set(paper) == set(parameters_cell(name))
+    assert paper["profile"] == "paper"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_paper_profile_runs_on_the_cpu(name, tmp_path):
+    assert name in PAPER_SMOKE_OVERRIDES, f"add {name} to PAPER_SMOKE_OVERRIDES"
+    params = {**profiles.load(name, "paper"), **PAPER_SMOKE_OVERRIDES[name], "device": "cpu"}
+    source = tmp_path / f"{name}.ipynb"
+    jupytext.write(jupytext.read(pipeline.NOTEBOOKS / f"{name}.py"), source)
+    papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), parameters=params,
+                               kernel_name="python3", cwd=str(profiles.ROOT), progress_bar=False)
+
+
+def test_unknown_profile_or_chapter_raises():
+    with pytest.raises(ValueError, match="profile"):
+        profiles.load("01_linear_proof", "gpu")
+    with pytest.raises(ValueError, match="chapter"):
+        profiles.load("99_missing", "ci")
+
+
+def test_setup_validates_and_picks_cpu_here():
+    with pytest.raises(ValueError, match="device"):
+        profiles.pick_device("tpu")
+    with pytest.raises(ValueError, match="threads"):
+        profiles.setup(0, threads=-1)
+    with pytest.raises(TypeError, match="seed"):
+        profiles.generator("0")
+    if not torch.cuda.is_available():
+        assert profiles.pick_device("auto").type == "cpu"
