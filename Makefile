@@ -8,7 +8,6 @@ NB      ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
 
 .PHONY: book chapter test regression venv clean
 

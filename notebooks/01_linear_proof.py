@@ -29,7 +29,7 @@
 # Every claim closes with a printed check; the book's regression tests compare those lines
 # on every change of the code.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "ci"
 seed = 0
 threads = 1
@@ -100,10 +100,8 @@ k = T // 2
 P = net.jacobian_product(xs.detach(), T, k)
 P_ref = torch.autograd.functional.jacobian(lambda xk: net.unroll(u[k:, :1], xk[None])[-1, 0], xs[k, 0].detach())
 err_jac = ((P[0] - P_ref).norm() / P_ref.norm()).item()
-print(f"eq. (4): sum over k of the {T} temporal contributions equals autograd's gradient "
-      f"(max relative error < 1e-12): {err_sum < 1e-12}")
-print(f"eq. (5): product of {T - k} one-step Jacobians equals autograd's Jacobian of x_k -> x_t "
-      f"(relative error < 1e-12): {err_jac < 1e-12}")
+print(f"eq. (4): sum of the {T} temporal contributions = autograd gradient (rel. error < 1e-12): {err_sum < 1e-12}")
+print(f"eq. (5): product of {T - k} one-step Jacobians = autograd Jacobian (rel. error < 1e-12): {err_jac < 1e-12}")
 
 # %% [markdown]
 # Both identities hold to machine precision (the unit tests check them for every
@@ -175,7 +173,7 @@ caption("1.1", "Left: the norm of the error carried back l steps through a linea
 
 # %%
 max_gap = max(abs(s["rate"] - math.log(s["rho"])) for s in sweep)
-print(f"max |growth rate - log|lambda1|| over {n_rho} radii: {max_gap:.1e} < 1e-6: {max_gap < 1e-6}")
+print(f"max |growth rate - log|lambda1|| over {n_rho} radii < 1e-6: {max_gap < 1e-6}")
 print(f"min |cos| with the left eigenvector p1: {min(s['cos_left'] for s in sweep):.6f}")
 print(f"min |cos| with the right eigenvector q1 (the paper's q_j): {min(s['cos_right'] for s in sweep):.4f}")
 
@@ -210,10 +208,10 @@ local = np.gradient(log_norms0.cpu().numpy())  # local growth rate per step
 mid = 0.5 * (math.log(lam12[0]) + math.log(lam12[1]))
 l_switch = int(np.argmax(local > mid))
 l_pred = math.log(1 / EPS) / math.log(lam12[0] / lam12[1])
-print(f"c1 = 0: growth rate over 10 <= l <= 60: {linear.growth_rate(log_norms0[:61], 10):.4f} "
-      f"vs log|lambda2| {math.log(lam12[1]):.4f} (log|lambda1| = {math.log(lam12[0]):.4f})")
-print(f"round-off brings back lambda1 at l = {l_switch} (estimate log(1/eps)/log(lambda1/lambda2) = {l_pred:.0f}); "
-      f"rate over the last 100 steps: {linear.growth_rate(log_norms0, L0 - 100):.4f}")
+print(f"c1 = 0: growth rate over 10 <= l <= 60: {linear.growth_rate(log_norms0[:61], 10):.4f}")
+print(f"        log|lambda2| = {math.log(lam12[1]):.4f}, log|lambda1| = {math.log(lam12[0]):.4f}")
+print(f"round-off brings lambda1 back at l = {l_switch} (estimate log(1/eps)/log(lambda1/lambda2) = {l_pred:.0f})")
+print(f"growth rate over the last 100 steps: {linear.growth_rate(log_norms0, L0 - 100):.4f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -292,7 +290,7 @@ for lam_j in (1.0, 0.999):
     log_norms_j, _ = linear.power_iteration(randn(jordan_m), W, jordan_L)
     p, r = linear.fit_power_exponential(log_norms_j, jordan_L // 10)
     jordan.append((lam_j, log_norms_j.cpu(), p, r))
-    print(f"J_{jordan_m}({lam_j}): fitted power p = {p:.3f} (m - 1 = {jordan_m - 1}), "
+    print(f"J_{jordan_m}({lam_j}): power p = {p:.3f} (m - 1 = {jordan_m - 1}), "
           f"rate r = {r:.5f} (log|lambda| = {math.log(lam_j):.5f})")
 
 # %%
@@ -331,8 +329,8 @@ for rho in (0.9, 1.1):
     eq8[rho] = {name: C[name].flatten(1).norm(dim=1).cpu() for name in ("b", "W_in")}
     nb = eq8[rho]["b"]
     share = (nb[: T // 2].sum() / nb.sum()).item()
-    print(f"rho = {rho}: ||g_1|| / ||g_t|| = {(nb[0] / nb[-1]).item():9.4g} for b;  "
-          f"long-term half (k <= t/2) carries {100 * share:5.1f}% of sum_k ||g_k||")
+    print(f"rho = {rho}: ||g_1|| / ||g_t|| = {(nb[0] / nb[-1]).item():9.4g} (b); "
+          f"the half k <= t/2 carries {100 * share:5.1f}% of sum_k ||g_k||")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
@@ -384,8 +382,9 @@ for sigma in ("tanh", "sigmoid"):
     worst = (ratios[:, 1:] / bound[1:]).max().item()
     rate = np.mean([linear.growth_rate(r.log(), 0) for r in ratios])
     vanishing[sigma] = ratios
-    print(f"{sigma:7s}: max over {n_networks} networks and 1 <= l <= {T} of ratio / eta^l = {worst:.3f} "
-          f"(bound holds: {worst <= 1}); mean decay rate {rate:.3f} vs log eta = {math.log(eta):.3f}")
+    print(f"{sigma:7s}: max over {n_networks} networks, 1 <= l <= {T} of ratio / eta^l = {worst:.3f} "
+          f"(bound holds: {worst <= 1})")
+    print(f"         mean decay rate {rate:.3f} per step vs log eta = {math.log(eta):.3f}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
@@ -413,8 +412,8 @@ caption("1.5", "Back-propagated error in random tanh and sigmoid networks whose 
 W_nn = torch.tensor([[0.8, 2.0], [0.0, 0.8]], dtype=D, device=dev)
 log_norms_nn, _ = linear.power_iteration(torch.tensor([1.0, 0.0], dtype=D, device=dev), W_nn, 60)
 amp = (log_norms_nn - log_norms_nn[0]).exp()
-print(f"rho(W) = {linear.spectral_radius(W_nn):.2f} < 1 but ||W||_2 = {torch.linalg.matrix_norm(W_nn, 2).item():.2f}: "
-      f"the error grows to {amp.max().item():.2f}x at l = {int(amp.argmax())}, and is {amp[-1].item():.1e}x at l = 60")
+print(f"rho(W) = {linear.spectral_radius(W_nn):.2f} < 1 but ||W||_2 = {torch.linalg.matrix_norm(W_nn, 2).item():.2f}")
+print(f"the error grows to {amp.max().item():.2f}x at l = {int(amp.argmax())}, and is {amp[-1].item():.1e}x at l = 60")
 
 # %% [markdown]
 # **Verdict.** With the norm, the sufficient condition holds on every network we drew. With the

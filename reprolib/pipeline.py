@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ CHAPTERS = ROOT / "book" / "chapters"
 REGRESSION = ROOT / "tests" / "regression"
 REPORT = ROOT / "book" / "build_report.md"
 TIMINGS = CHAPTERS / "timings.json"
+MATHJAX = ROOT / "book" / "_static" / "mathjax"
 #: output MIME types dropped from the nbval references (binary or machine-specific)
 STRIPPED = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
 
@@ -112,6 +114,17 @@ chapters was computed in that run.
 """)
 
 
+def vendor_mathjax() -> None:
+    """Copy MathJax 3 (shipped by the PyPI package ``django-static-mathjax``) into
+    ``book/_static/mathjax`` so the HTML renders equations without internet access."""
+    import mathjax  # the package's import name; it holds static files only
+
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (source / "tex-mml-chtml.js").is_file():
+        raise FileNotFoundError(f"MathJax not found at {source}; reinstall django-static-mathjax")
+    shutil.copytree(source, MATHJAX, dirs_exist_ok=True)
+
+
 def run(profile: str, only: str | None) -> int:
     """Execute the chapters, print their times, update the build report; return an exit code."""
     timings = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
@@ -129,6 +142,7 @@ def run(profile: str, only: str | None) -> int:
         print(f"{name:<28} {profile:<6} {seconds:8.1f} s  {status}", flush=True)
     TIMINGS.write_text(json.dumps(timings, indent=1))
     write_report(timings)
+    vendor_mathjax()
     if failed:
         print(f"{len(failed)} chapter(s) failed: {', '.join(failed)} (executed notebooks in {CHAPTERS})", file=sys.stderr)
         return 1

@@ -46,6 +46,7 @@ def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypa
     monkeypatch.setattr(pipeline, "CHAPTERS", tmp_path / "chapters")
     monkeypatch.setattr(pipeline, "TIMINGS", tmp_path / "chapters" / "timings.json")
     monkeypatch.setattr(pipeline, "REPORT", tmp_path / "report.md")
+    monkeypatch.setattr(pipeline, "MATHJAX", tmp_path / "mathjax")
     monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 1})
     (tmp_path / "chapters").mkdir()
 
@@ -57,3 +58,4 @@ def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypa
     assert timings["01_good"]["status"] == "ok" and timings["02_bad"]["status"] == "FAILED"
     report = (tmp_path / "report.md").read_text()
     assert "| 02_bad | ci |" in report and "FAILED" in report
+    assert (tmp_path / "mathjax" / "tex-mml-chtml.js").is_file()  # equations render offline
