@@ -22,6 +22,7 @@ $(BIN)/.installed: pyproject.toml
 ## make book: execute every chapter at PROFILE (default ci) and build the HTML into _build/html
 book: venv
 	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE)
+	$(BIN)/python -m reprolib.pipeline static
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 ## make chapter NB=01_linear_proof PROFILE=paper: re-run one chapter into book/chapters/

@@ -2,13 +2,15 @@
 
     python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof]
     python -m reprolib.pipeline regression
+    python -m reprolib.pipeline static
 
 ``execute`` converts each ``notebooks/NN_x.py`` (jupytext percent format) to a notebook,
 runs it with papermill and ``params/<profile>/NN_x.yaml`` into ``book/chapters/NN_x.ipynb``,
 prints one line per chapter with its time, and writes the "Build report" page. A chapter
 whose cell raises is named and makes the command exit non-zero (the other chapters still
 run). ``regression`` executes every chapter at ``ci`` and stores it, text outputs only,
-as ``tests/regression/NN_x.ipynb`` for nbval.
+as ``tests/regression/NN_x.ipynb`` for nbval. ``static`` copies MathJax into the book
+so the HTML renders equations offline (``make book`` runs it before Sphinx).
 """
 
 from __future__ import annotations
@@ -68,9 +70,11 @@ def execute(name: str, profile: str, output: Path) -> float:
 
 
 def strip_for_regression(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Keep text outputs only and drop run-specific metadata (timings, ids of the run)."""
+    """Keep text outputs only and drop run-specific metadata (timings, random cell ids),
+    so that a rewritten reference differs from the old one only where outputs changed."""
     nb.metadata.pop("papermill", None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:03d}"
         for key in ("papermill", "execution"):
             cell.metadata.pop(key, None)
         for out in cell.get("outputs", []):
@@ -142,7 +146,6 @@ def run(profile: str, only: str | None) -> int:
         print(f"{name:<28} {profile:<6} {seconds:8.1f} s  {status}", flush=True)
     TIMINGS.write_text(json.dumps(timings, indent=1))
     write_report(timings)
-    vendor_mathjax()
     if failed:
         print(f"{len(failed)} chapter(s) failed: {', '.join(failed)} (executed notebooks in {CHAPTERS})", file=sys.stderr)
         return 1
@@ -168,9 +171,13 @@ def main(argv=None) -> int:
     ex.add_argument("--profile", default="ci", choices=PROFILES)
     ex.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
     sub.add_parser("regression", help="rewrite the nbval references from ci executions")
+    sub.add_parser("static", help="copy MathJax into book/_static for the HTML build")
     args = parser.parse_args(argv)
     if args.command == "execute":
         return run(args.profile, args.only or None)
+    if args.command == "static":
+        vendor_mathjax()
+        return 0
     return regression()
 
 

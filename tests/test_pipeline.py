@@ -35,6 +35,7 @@ def test_strip_for_regression_keeps_text_and_drops_images():
     assert out.cells[0].outputs[0].data == {"text/plain": "<Figure>"}
     assert out.cells[0].outputs[1].text == "rate 0.1823\n"
     assert "papermill" not in out.metadata and "papermill" not in out.cells[0].metadata
+    assert out.cells[0].id == "cell-000"  # stable ids: re-generated references diff only in outputs
 
 
 def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypatch, capsys):
@@ -46,7 +47,6 @@ def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypa
     monkeypatch.setattr(pipeline, "CHAPTERS", tmp_path / "chapters")
     monkeypatch.setattr(pipeline, "TIMINGS", tmp_path / "chapters" / "timings.json")
     monkeypatch.setattr(pipeline, "REPORT", tmp_path / "report.md")
-    monkeypatch.setattr(pipeline, "MATHJAX", tmp_path / "mathjax")
     monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 1})
     (tmp_path / "chapters").mkdir()
 
@@ -58,4 +58,9 @@ def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypa
     assert timings["01_good"]["status"] == "ok" and timings["02_bad"]["status"] == "FAILED"
     report = (tmp_path / "report.md").read_text()
     assert "| 02_bad | ci |" in report and "FAILED" in report
+
+
+def test_vendor_mathjax_copies_the_combined_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "MATHJAX", tmp_path / "mathjax")
+    pipeline.vendor_mathjax()
     assert (tmp_path / "mathjax" / "tex-mml-chtml.js").is_file()  # equations render offline
