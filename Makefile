@@ -35,9 +35,9 @@ test: venv
 	$(BIN)/python -m pytest tests --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
-## make regression: rewrite tests/regression/*.ipynb when a change of numbers is intended
+## make regression [NB=02_nonlinear_bound]: rewrite tests/regression/*.ipynb when a change of numbers is intended
 regression: venv
-	$(BIN)/python -m reprolib.pipeline regression
+	$(BIN)/python -m reprolib.pipeline regression $(if $(NB),--only $(NB))
 
 clean:
 	rm -rf _build book/chapters book/build_report.md

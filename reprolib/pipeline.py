@@ -1,7 +1,7 @@
 """The book's build pipeline (DESIGN.md, "Pipeline").
 
     python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof]
-    python -m reprolib.pipeline regression
+    python -m reprolib.pipeline regression [--only 01_linear_proof]
     python -m reprolib.pipeline static
 
 ``execute`` converts each ``notebooks/NN_x.py`` (jupytext percent format) to a notebook,
@@ -152,10 +152,10 @@ def run(profile: str, only: str | None) -> int:
     return 0
 
 
-def regression() -> int:
-    """Rewrite ``tests/regression/*.ipynb`` from fresh ``ci`` executions."""
+def regression(only: str | None = None) -> int:
+    """Rewrite ``tests/regression/*.ipynb`` (or only one chapter's) from fresh ``ci`` executions."""
     REGRESSION.mkdir(parents=True, exist_ok=True)
-    for name in chapters():
+    for name in chapters(only):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / f"{name}.ipynb"
             seconds = execute(name, "ci", out)
@@ -170,7 +170,8 @@ def main(argv=None) -> int:
     ex = sub.add_parser("execute", help="execute chapters into book/chapters and write the build report")
     ex.add_argument("--profile", default="ci", choices=PROFILES)
     ex.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
-    sub.add_parser("regression", help="rewrite the nbval references from ci executions")
+    rg = sub.add_parser("regression", help="rewrite the nbval references from ci executions")
+    rg.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
     sub.add_parser("static", help="copy MathJax into book/_static for the HTML build")
     args = parser.parse_args(argv)
     if args.command == "execute":
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
     if args.command == "static":
         vendor_mathjax()
         return 0
-    return regression()
+    return regression(args.only or None)
 
 
 if __name__ == "__main__":
