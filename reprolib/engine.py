@@ -1,0 +1,534 @@
+"""Train R independent runs of the synthetic experiments (supp. §3.1) at once.
+
+Every run has its own seed, learning rate, clipping threshold and kind, and Ω weight; the
+runs share the task, the network size and the minibatch size, so that a whole grid of
+Fig. 7 trains in one call. The parameters of the R runs are stacked along a leading run
+dimension and the forward pass and back-propagation through time (BPTT) are written by
+hand with batched matrix products, in the original code's form:
+
+    h_0 = 0,   x_t = W_rec h_{t−1} + W_in u_t + b,   h_t = σ(x_t)            (eq. 2, h-form)
+
+(the notation page shows this is eq. 2 started from h_0 = 0). One update of one run does,
+in the order of the original code (see ``reprolib.clipping``):
+
+    g = ∂E/∂θ by BPTT;   g_W_rec += α_t ∂⁺Ω/∂W_rec              (supp. eq. 5, reprolib.omega)
+    ‖g‖ over all five parameters; norm clipping (Algorithm 1) or element-wise clipping;
+    if ‖g‖ is NaN, Inf or > 1e10: g_W_rec = 0.02 W_rec, others 0       (supp. §2.1)
+    θ ← θ − lr · g                                                        (plain SGD)
+
+Each run draws its initialization and then its minibatches from its own generator, and its
+test sequences from a second one, so a run gives the same trajectory whether it trains
+alone or among others (up to the rounding of sums over padded steps, ~1e-16 relative).
+Within one update the runs' sequences may have different lengths (a length range, or the
+addition task's T' ∈ [T, 1.1T]); shorter ones are padded *at the start* and the padded
+steps hold h = 0, which is exactly h_0, so they change nothing.
+
+The reference implementation the engine is tested against is the readable one:
+``reprolib.rnn`` + ``reprolib.omega`` + ``reprolib.clipping`` with autograd.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from . import _checks, clipping, omega, tasks
+from . import init as initialization
+from .linear import spectral_radius
+
+#: clipping kinds: Algorithm 1 (rescale the whole gradient) or Mikolov's element-wise clamp
+CLIP_KINDS = ("norm", "elementwise")
+#: offset between a run's training seed and the seed of its test-sequence generator
+EVAL_SEED_OFFSET = 2**40
+#: test sequences are generated and scored in chunks of this size, each chunk with its own length
+EVAL_CHUNK = 1000
+#: the names of the parameters, in a fixed order
+NAMES = ("W_rec", "W_in", "b", "W_out", "b_out")
+
+
+@dataclass(frozen=True)
+class Run:
+    """The settings of one run.
+
+    Args:
+        seed: seeds the run's generator (initialization, then minibatches).
+        lr: learning rate of plain SGD (supp. §3.1: 0.01).
+        clip: clipping threshold, or ``None`` for no clipping (MSGD).
+        clip_kind: ``"norm"`` (Algorithm 1) or ``"elementwise"``.
+        alpha: weight of Ω, a number or an :class:`reprolib.omega.AlphaSchedule` of the update index;
+            0 for no Ω (MSGD-C), > 0 for MSGD-CR.
+        fallback: apply the non-finite fallback of supp. §2.1.
+    """
+
+    seed: int
+    lr: float = 0.01
+    clip: float | None = 1.0
+    clip_kind: str = "norm"
+    alpha: float | omega.AlphaSchedule = 0.0
+    fallback: bool = True
+
+    def __post_init__(self):
+        _checks.positive_int("seed", self.seed, minimum=0)
+        _checks.positive_float("lr", self.lr)
+        if self.clip is not None:
+            _checks.positive_float("clip", self.clip)
+        if self.clip_kind not in CLIP_KINDS:
+            raise ValueError(f"clip_kind must be one of {CLIP_KINDS}, got {self.clip_kind!r}")
+        if not isinstance(self.alpha, omega.AlphaSchedule):
+            _checks.positive_float("alpha", self.alpha, strict=False)
+        if not isinstance(self.fallback, bool):
+            raise TypeError(f"fallback must be a bool, got {type(self.fallback).__name__}")
+
+    def alpha_at(self, t: int) -> float:
+        """α at update ``t``."""
+        return self.alpha(t) if isinstance(self.alpha, omega.AlphaSchedule) else float(self.alpha)
+
+
+@dataclass
+class Batch:
+    """One minibatch for each of R runs, padded at the start to a common length T.
+
+    ``u [R, T, B, M]`` inputs (``idx [R, T, B]`` their one-hot indices, or ``None``),
+    ``mask [R, T]`` True on real steps, ``y`` targets (``[R, B]``, or ``[R, T, B]`` with -1 on
+    padded steps for the every-step head), ``lengths [R]`` the real lengths.
+    """
+
+    u: torch.Tensor
+    idx: torch.Tensor | None
+    mask: torch.Tensor
+    y: torch.Tensor
+    lengths: torch.Tensor
+
+
+def make_batch(task: tasks.Task, samples: list[tuple[torch.Tensor, torch.Tensor]], one_hot: bool) -> Batch:
+    """Stack per-run minibatches ``(u [T_r, B, M], y)`` of :meth:`Task.generate` into a :class:`Batch`."""
+    R = len(samples)
+    T = max(u.shape[0] for u, _ in samples)
+    u0, y0 = samples[0]
+    _, B, M = u0.shape
+    u = u0.new_zeros(R, T, B, M)
+    mask = torch.zeros(R, T, dtype=torch.bool, device=u0.device)
+    every = task.head == "every_softmax"
+    y = (torch.full((R, T, B), -1, dtype=y0.dtype, device=y0.device) if every
+         else y0.new_empty((R, *y0.shape)))
+    lengths = torch.tensor([s[0].shape[0] for s in samples], device=u0.device)
+    for r, (ur, yr) in enumerate(samples):
+        s = T - ur.shape[0]
+        u[r, s:] = ur
+        mask[r, s:] = True
+        if every:
+            y[r, s:] = yr
+        else:
+            y[r] = yr
+    idx = u.argmax(-1) if one_hot else None
+    return Batch(u, idx, mask, y, lengths)
+
+
+def _dsigma(sigma: str, h: torch.Tensor) -> torch.Tensor:
+    """σ′ written with h = σ(x): 1 − h² (tanh) or h(1 − h) (sigmoid). At h = 0 this is σ′ at
+    the preimage of h_0 = 0 (1 for tanh, 0 for the sigmoid, whose preimage is −∞)."""
+    return 1 - h * h if sigma == "tanh" else h * (1 - h)
+
+
+def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str) -> torch.Tensor:
+    """The hidden states ``H [R, T+1, B, N]`` (``H[:, 0] = h_0 = 0``) of eq. (2) in h-form."""
+    W_rec, W_in, b = P["W_rec"], P["W_in"], P["b"]
+    R, T, B, _ = batch.u.shape
+    N = W_rec.shape[1]
+    W_inT = W_in.transpose(1, 2)
+    if batch.idx is not None:  # one-hot inputs: W_in u_t is a column lookup
+        D = W_inT[torch.arange(R, device=W_in.device)[:, None, None], batch.idx]
+    else:
+        D = torch.bmm(batch.u.reshape(R, T * B, -1), W_inT).view(R, T, B, N)
+    D = D + b[:, None, None, :]
+    act = torch.tanh if sigma == "tanh" else torch.sigmoid
+    W_recT = W_rec.transpose(1, 2).contiguous()  # a contiguous operand makes baddbmm ~2x faster
+    H = W_rec.new_zeros(R, T + 1, B, N)
+    padded = (~batch.mask).sum(1).max().item()  # steps before which some run is still padded
+    m = batch.mask.to(W_rec.dtype)[:, :, None, None]
+    for t in range(T):
+        h = act(torch.baddbmm(D[:, t], H[:, t], W_recT))
+        H[:, t + 1] = h * m[:, t] if t < padded else h
+    return H
+
+
+def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """The loss of each run and its gradient with respect to the states and the read-out.
+
+    ``last_softmax``: cross-entropy of the last state, mean over the batch; ``every_softmax``:
+    cross-entropy at every real step, mean over steps × batch; ``last_linear``: squared error
+    of the last state's linear read-out, mean over the batch (the code's three heads).
+
+    Returns ``(loss [R], dH [R, T+1, B, N], {"W_out", "b_out"} gradients)``.
+    """
+    W_out, b_out = P["W_out"], P["b_out"]
+    dH = torch.zeros_like(H)
+    if kind == "every_softmax":
+        Hs = H[:, 1:]  # [R, T, B, N]
+        logits = torch.einsum("rtbn,rkn->rtbk", Hs, W_out) + b_out[:, None, None, :]
+        valid = batch.y >= 0
+        count = valid.sum((1, 2)).to(H.dtype)  # T_r · B
+        logp = torch.log_softmax(logits, -1)
+        y = batch.y.clamp(min=0)
+        nll = -logp.gather(-1, y[..., None])[..., 0] * valid
+        loss = nll.sum((1, 2)) / count
+        dlogits = (logp.exp() - torch.nn.functional.one_hot(y, W_out.shape[1]).to(H.dtype))
+        dlogits = dlogits * (valid.to(H.dtype) / count[:, None, None])[..., None]
+        dH[:, 1:] = torch.einsum("rtbk,rkn->rtbn", dlogits, W_out)
+        gW_out = torch.einsum("rtbk,rtbn->rkn", dlogits, Hs)
+        gb_out = dlogits.sum((1, 2))
+        return loss, dH, {"W_out": gW_out, "b_out": gb_out}
+    hT = H[:, -1]  # [R, B, N]
+    out = torch.baddbmm(b_out[:, None, :], hT, W_out.transpose(1, 2))  # [R, B, K]
+    B = hT.shape[1]
+    if kind == "last_softmax":
+        logp = torch.log_softmax(out, -1)
+        loss = -logp.gather(-1, batch.y[..., None])[..., 0].mean(1)
+        dout = (logp.exp() - torch.nn.functional.one_hot(batch.y, out.shape[-1]).to(H.dtype)) / B
+    elif kind == "last_linear":
+        err = out[..., 0] - batch.y.to(H.dtype)
+        loss = (err**2).mean(1)
+        dout = (2 * err / B)[..., None]
+    else:
+        raise ValueError(f"kind must be one of {tuple(tasks.HEADS)}, got {kind!r}")
+    dH[:, -1] = torch.bmm(dout, W_out)
+    return loss, dH, {"W_out": torch.bmm(dout.transpose(1, 2), hT), "b_out": dout.sum(1)}
+
+
+def backward(P, H, dH, batch: Batch, sigma: str):
+    """BPTT. Returns the gradients of W_rec, W_in, b and, for Ω, the per-step factors:
+    ``Delta [R, T, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z = δ_t W_rec`` (the recurrent part
+    of ∂E/∂h_{t−1}) and ``G [R, T, B, N]`` (g_t = ∂E/∂h_t, t = 1..T)."""
+    W_rec = P["W_rec"]
+    R, T, B, N = batch.u.shape[0], batch.u.shape[1], batch.u.shape[2], W_rec.shape[1]
+    S = _dsigma(sigma, H)
+    m = batch.mask.to(H.dtype)[:, :, None, None]
+    Delta, Z, G = torch.empty_like(H[:, 1:]), torch.empty_like(H[:, 1:]), torch.empty_like(H[:, 1:])
+    g = dH[:, T]
+    for t in range(T, 0, -1):
+        G[:, t - 1] = g
+        delta = g * S[:, t] * m[:, t - 1]
+        Delta[:, t - 1] = delta
+        z = torch.bmm(delta, W_rec)
+        Z[:, t - 1] = z
+        g = z + dH[:, t - 1]
+    Dflat = Delta.view(R, T * B, N)
+    grads = {"W_rec": torch.bmm(Dflat.transpose(1, 2), H[:, :T].reshape(R, T * B, N)), "b": Dflat.sum(1)}
+    if batch.idx is not None:
+        gW_inT = W_rec.new_zeros(R, P["W_in"].shape[2], N)
+        gW_inT.scatter_add_(1, batch.idx.view(R, T * B, 1).expand(-1, -1, N), Dflat)
+        grads["W_in"] = gW_inT.transpose(1, 2)
+    else:
+        grads["W_in"] = torch.bmm(Dflat.transpose(1, 2), batch.u.reshape(R, T * B, -1))
+    return grads, Delta, Z, G, S
+
+
+def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "mean", bound: float = omega.BOUND,
+                with_grad: bool = True):
+    """Ω of each run and its immediate gradient ∂⁺Ω/∂W_rec (supp. eq. 5), batched, from the
+    BPTT factors; the formulas of :func:`reprolib.omega.omega_grad`, term k ↔ step k+1 = t:
+
+    * form ``"x"``: v = δ_t, w = (δ_t W_rec) ⊙ σ′(x_{t−1}), L = v, R = w ⊙ σ′(x_{t−1});
+    * form ``"h"``: v = g_t, w = δ_t W_rec, L = δ_t, R = w.
+
+    Padded steps have v = 0 and are excluded by the 1e-20 guard (form "h" masks g_t).
+    Returns ``(Ω [R], ∂⁺Ω/∂W_rec [R, N, N])``, the gradient ``None`` unless ``with_grad``.
+    """
+    R, T, B, N = Delta.shape
+    if form == "x":
+        Sk = S[:, :T]  # σ′(x_{t−1}) for t = 1..T (σ′ at h_0 = 0 for t = 1)
+        v, w = Delta, Z * Sk
+        L, Rt = Delta, w * Sk
+    else:
+        v, w = G * mask.to(G.dtype)[:, :, None, None], Z
+        L, Rt = Delta, Z
+    num, den = (w * w).sum(-1), (v * v).sum(-1)  # [R, T, B]
+    included = den >= bound
+    safe = torch.where(included, den, torch.ones_like(den))
+    q = torch.where(included, num / safe, torch.ones_like(num))
+    r = q if norms == "squared" else torch.sqrt(q)
+    if norms == "squared":
+        coef = 4 * (r - 1) / safe
+    else:
+        coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe), torch.zeros_like(r))
+    coef = torch.where(included, coef, torch.zeros_like(coef))
+    BZ = included.sum((1, 2)).to(Delta.dtype) if reduction == "mean" else torch.full((R,), float(B), dtype=Delta.dtype, device=Delta.device)
+    BZ = torch.where(BZ > 0, BZ, torch.ones_like(BZ))  # nothing included: Ω = 0, gradient 0
+    value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((1, 2)) / BZ
+    if not with_grad:
+        return value, None
+    grad = torch.bmm((coef[..., None] * L).view(R, T * B, N).transpose(1, 2), Rt.reshape(R, T * B, N))
+    return value, grad / BZ[:, None, None]
+
+
+@dataclass
+class Step:
+    """What one update did, per run: loss, Ω, the gradient norm before clipping, whether
+    the gradient was clipped, and whether the non-finite fallback replaced it."""
+
+    loss: torch.Tensor
+    omega: torch.Tensor
+    norm: torch.Tensor
+    clipped: torch.Tensor
+    fallback: torch.Tensor
+
+
+def gradients(P, batch: Batch, sigma: str, head_kind: str, alpha: torch.Tensor, omega_form: str = "x",
+              omega_norms: str = "squared") -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """∂E/∂θ + α ∂⁺Ω/∂W_rec for every run (before clipping). Returns ``(grads, loss [R], Ω [R])``."""
+    H = forward(P, batch, sigma)
+    loss, dH, grads = head(P, H, batch, head_kind)
+    g, Delta, Z, G, S = backward(P, H, dH, batch, sigma)
+    grads.update(g)
+    value, gO = omega_terms(Delta, Z, G, S, batch.mask, omega_form, omega_norms, with_grad=bool((alpha > 0).any()))
+    if gO is not None:
+        grads["W_rec"] = grads["W_rec"] + alpha[:, None, None] * gO
+    return grads, loss, value
+
+
+def clip_and_step(P, grads, lr, clip, elementwise, fallback) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clip each run's gradient (per-run threshold ``clip``, ``inf`` for none), apply the
+    fallback, and take the SGD step in place. Returns ``(norm, clipped, fallback_used)`` [R]."""
+    sq = sum(grads[n].pow(2).flatten(1).sum(1) for n in NAMES)
+    norm = sq.sqrt()
+    over = norm >= clip
+    clipped = over & ~elementwise
+    scale = torch.where(clipped, clip / norm, torch.ones_like(norm))
+    bad = fallback & ~((norm >= 0) & (norm <= clipping.NONFINITE_LIMIT))
+    for n in NAMES:
+        shape = (-1,) + (1,) * (grads[n].ndim - 1)
+        g = grads[n] * scale.view(shape)
+        if bool(elementwise.any()):
+            c = clip.view(shape)
+            g = torch.where(elementwise.view(shape), torch.maximum(torch.minimum(g, c), -c), g)
+        if bool(bad.any()):
+            repl = clipping.FALLBACK_SCALE * P[n] if n == "W_rec" else torch.zeros_like(g)
+            g = torch.where(bad.view(shape), repl, g)
+        P[n].sub_(lr.view(shape) * g)
+    clipped = clipped | (elementwise & (torch.stack([grads[n].abs().flatten(1).amax(1) for n in NAMES]).amax(0) > clip))
+    return norm, clipped & ~bad, bad
+
+
+@dataclass
+class Result:
+    """The outcome of :meth:`Engine.train`.
+
+    ``solved_at[r]``: the update after which run r passed the test (``None`` if it did not);
+    ``error[r]``: its last test error rate; ``params[r]``: its final parameters;
+    ``log``: a dict of equal-length lists, one row per (logged update, active run), with the
+    keys ``update, run, loss, omega, norm, clipped, fallback, rho`` (ρ(W_rec)) and
+    ``evals``: rows ``update, run, error``.
+    """
+
+    solved_at: list
+    error: list
+    params: list
+    log: dict = field(default_factory=dict)
+    evals: dict = field(default_factory=dict)
+    updates: int = 0
+
+
+class Engine:
+    """R runs of one task, trained together.
+
+    Args:
+        task: a name in :data:`reprolib.tasks.TASKS` or a :class:`reprolib.tasks.Task`.
+        runs: the :class:`Run` settings, one per run (their seeds need not differ).
+        init: a name in :data:`reprolib.init.INITS` (``sigmoid``, ``basic_tanh``, ``smart_tanh``).
+        n_hidden: N (supp. §3.1: 50).
+        batch_size: B (supp. §3.1: 20).
+        length: the training length T, an int or a ``(min, max)`` range sampled per minibatch.
+        eval_length: the test length (default: ``length``), sampled per chunk of 1,000.
+        task_options: extra keyword arguments of the task's generator (e.g. ``variant``).
+        init_options: extra keyword arguments of the initialization (e.g. ``variant``).
+        omega_form, omega_norms: see :mod:`reprolib.omega` (``"x"``/``"h"``, ``"squared"``/``"plain"``).
+        dtype: float32 (default) or float64.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or a torch device.
+    """
+
+    def __init__(self, task, runs, *, init="smart_tanh", n_hidden=50, batch_size=20, length=50,
+                 eval_length=None, task_options=None, init_options=None, omega_form="x",
+                 omega_norms="squared", dtype=torch.float32, device="auto"):
+        from .profiles import pick_device
+
+        self.task = tasks.get_task(task)
+        if not isinstance(runs, (list, tuple)) or not runs or not all(isinstance(r, Run) for r in runs):
+            raise TypeError("runs must be a non-empty list of engine.Run")
+        self.runs = list(runs)
+        if init not in initialization.INITS:
+            raise ValueError(f"init must be one of {tuple(initialization.INITS)}, got {init!r}")
+        self.n_hidden = _checks.positive_int("n_hidden", n_hidden)
+        self.batch_size = _checks.positive_int("batch_size", batch_size)
+        self.task_options = dict(task_options or {})
+        tasks.sample_length(length, torch.Generator(), self.task_options.get("variant", "paper"), self.task.min_length)
+        self.length, self.eval_length = length, length if eval_length is None else eval_length
+        tasks.sample_length(self.eval_length, torch.Generator(), "paper", self.task.min_length)
+        if omega_form not in omega.FORMS:
+            raise ValueError(f"omega_form must be one of {omega.FORMS}, got {omega_form!r}")
+        if omega_norms not in omega.NORMS:
+            raise ValueError(f"omega_norms must be one of {omega.NORMS}, got {omega_norms!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.omega_form, self.omega_norms, self.dtype = omega_form, omega_norms, dtype
+        self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
+        self.one_hot = self.task.one_hot
+        self.gens = [torch.Generator().manual_seed(r.seed) for r in self.runs]
+        self.eval_gens = [torch.Generator().manual_seed(r.seed + EVAL_SEED_OFFSET) for r in self.runs]
+        inits = [initialization.initialize(init, self.task.n_in, n_hidden, self.task.n_out, g, dtype=torch.float64,
+                                          **(init_options or {})) for g in self.gens]
+        self.sigma = inits[0].sigma
+        self.P = {n: torch.stack([getattr(p, n) for p in inits]).to(self.device, dtype) for n in NAMES}
+        self.active = list(range(len(self.runs)))  # runs still training, in the order of the rows of P
+        self.final = [None] * len(self.runs)
+        self.solved_at = [None] * len(self.runs)
+        self.error = [None] * len(self.runs)
+        self.updates = 0
+        self.log = {k: [] for k in ("update", "run", "loss", "omega", "norm", "clipped", "fallback", "rho")}
+        self.evals = {k: [] for k in ("update", "run", "error")}
+
+    # ------------------------------------------------------------------ data
+    def _batch(self, ids, gens, batch_size, length) -> Batch:
+        samples = [self.task.generate(batch_size, length, gens[r], dtype=self.dtype, device=self.device,
+                                      **self.task_options) for r in ids]
+        return make_batch(self.task, samples, self.one_hot)
+
+    def _per_run(self, ids):
+        runs = [self.runs[r] for r in ids]
+        as_t = lambda xs, dt=self.dtype: torch.tensor(xs, dtype=dt, device=self.device)  # noqa: E731
+        lr = as_t([r.lr for r in runs])
+        clip = as_t([math.inf if r.clip is None else r.clip for r in runs])
+        elementwise = as_t([r.clip is not None and r.clip_kind == "elementwise" for r in runs], torch.bool)
+        fallback = as_t([r.fallback for r in runs], torch.bool)
+        alpha = as_t([r.alpha_at(self.updates) for r in runs])
+        return lr, clip, elementwise, fallback, alpha
+
+    # ------------------------------------------------------------------ one update
+    def step(self) -> Step:
+        """One SGD update of every active run."""
+        ids = self.active
+        lr, clip, elementwise, fallback, alpha = self._per_run(ids)
+        batch = self._batch(ids, self.gens, self.batch_size, self.length)
+        grads, loss, value = gradients(self.P, batch, self.sigma, self.task.head, alpha, self.omega_form, self.omega_norms)
+        norm, clipped, bad = clip_and_step(self.P, grads, lr, clip, elementwise, fallback)
+        self.updates += 1
+        return Step(loss, value, norm, clipped, bad)
+
+    # ------------------------------------------------------------------ test
+    @torch.no_grad()
+    def evaluate(self, n_test: int = tasks.N_TEST) -> torch.Tensor:
+        """The number of wrong sequences out of ``n_test`` fresh ones, for each active run
+        (chunks of 1,000, each with its own length drawn from ``eval_length``)."""
+        _checks.positive_int("n_test", n_test)
+        ids = self.active
+        wrong = torch.zeros(len(ids), dtype=torch.long)
+        for start in range(0, n_test, EVAL_CHUNK):
+            batch = self._batch(ids, self.eval_gens, min(EVAL_CHUNK, n_test - start), self.eval_length)
+            H = forward(self.P, batch, self.sigma)
+            for i in range(len(ids)):
+                wrong[i] += int(tasks.wrong(self.task, *self._outputs(H, batch, i)).sum())
+        return wrong
+
+    def _outputs(self, H, batch: Batch, i: int):
+        """Run i's outputs and targets in the shapes :func:`reprolib.tasks.wrong` expects."""
+        W_out, b_out = self.P["W_out"][i], self.P["b_out"][i]
+        if self.task.head == "every_softmax":
+            real = batch.mask[i]
+            return H[i, 1:][real] @ W_out.T + b_out, batch.y[i][real]
+        out = H[i, -1] @ W_out.T + b_out
+        return (out[:, 0] if self.task.head == "last_linear" else out), batch.y[i]
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _retire(self, keep: list[bool]) -> None:
+        """Store the final parameters of the runs that stop and drop them from the batch."""
+        for i, r in enumerate(self.active):
+            if not keep[i]:
+                self.final[r] = {n: self.P[n][i].detach().cpu().clone() for n in NAMES}
+        rows = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long, device=self.device)
+        self.P = {n: self.P[n].index_select(0, rows).contiguous() for n in NAMES}
+        self.active = [r for r, k in zip(self.active, keep) if k]
+
+    def _record(self, step: Step) -> None:
+        rho = [spectral_radius(W.double()) for W in self.P["W_rec"]]
+        for i, r in enumerate(self.active):
+            for k, v in (("update", self.updates), ("run", r), ("loss", step.loss[i].item()),
+                         ("omega", step.omega[i].item()), ("norm", step.norm[i].item()),
+                         ("clipped", bool(step.clipped[i])), ("fallback", bool(step.fallback[i])), ("rho", rho[i])):
+                self.log[k].append(v)
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume exactly (parameters, generators, logs)."""
+        return {"P": {n: t.cpu() for n, t in self.P.items()}, "active": self.active, "final": self.final,
+                "solved_at": self.solved_at, "error": self.error, "updates": self.updates,
+                "gens": [g.get_state() for g in self.gens], "eval_gens": [g.get_state() for g in self.eval_gens],
+                "log": self.log, "evals": self.evals, "seeds": [r.seed for r in self.runs]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["seeds"] != [r.seed for r in self.runs]:
+            raise ValueError("the checkpoint was written for other runs (seeds differ)")
+        self.P = {n: t.to(self.device) for n, t in state["P"].items()}
+        for k in ("active", "final", "solved_at", "error", "updates", "log", "evals"):
+            setattr(self, k, state[k])
+        for g, s in zip(self.gens, state["gens"]):
+            g.set_state(s)
+        for g, s in zip(self.eval_gens, state["eval_gens"]):
+            g.set_state(s)
+
+    def save(self, path) -> None:
+        """Write a checkpoint atomically (write to a temporary file, then rename)."""
+        tmp = f"{path}.tmp"
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, max_updates: int, *, check_every: int = 1000, n_test: int = tasks.N_TEST,
+              criterion: str = "paper", log_every: int = 100, checkpoint=None, checkpoint_every: int = 1000,
+              progress: bool = True) -> Result:
+        """Train every run until it passes the test or ``max_updates`` updates are done.
+
+        Every ``check_every`` updates each active run is tested on ``n_test`` fresh sequences
+        and stops when :func:`reprolib.tasks.solved` says so (``criterion`` ``"paper"``: < 1 %
+        wrong; ``"code"``: none wrong). Every ``log_every`` updates a row per run is logged.
+        With ``checkpoint`` (a path), the state is saved every ``checkpoint_every`` updates and,
+        if the file exists, training resumes from it.
+        """
+        _checks.positive_int("max_updates", max_updates, minimum=0)
+        _checks.positive_int("check_every", check_every)
+        _checks.positive_int("log_every", log_every)
+        _checks.positive_int("checkpoint_every", checkpoint_every)
+        if criterion not in tasks.CRITERIA:
+            raise ValueError(f"criterion must be one of {tasks.CRITERIA}, got {criterion!r}")
+        if checkpoint is not None and os.path.exists(checkpoint):
+            self.load_state_dict(torch.load(checkpoint, weights_only=False))
+        bar = tqdm(total=max_updates, initial=self.updates, disable=not progress, desc=f"{self.task.name}, {len(self.runs)} runs")
+        bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
+        while self.active and self.updates < max_updates:
+            step = self.step()
+            bar.update(1)
+            if self.updates % log_every == 0:
+                self._record(step)
+            if self.updates % check_every == 0 or self.updates == max_updates:
+                wrong = self.evaluate(n_test)
+                keep = []
+                for i, r in enumerate(self.active):
+                    self.error[r] = wrong[i].item() / n_test
+                    for k, v in (("update", self.updates), ("run", r), ("error", self.error[r])):
+                        self.evals[k].append(v)
+                    done = tasks.solved(wrong[i].item(), n_test, criterion)
+                    if done:
+                        self.solved_at[r] = self.updates
+                    keep.append(not done)
+                if not all(keep):
+                    self._retire(keep)
+                bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
+            if checkpoint is not None and self.updates % checkpoint_every == 0:
+                self.save(checkpoint)
+        bar.close()
+        if self.active:
+            self._retire([False] * len(self.active))
+        if checkpoint is not None:
+            self.save(checkpoint)
+        return Result(list(self.solved_at), list(self.error), list(self.final), self.log, self.evals, self.updates)

@@ -1,0 +1,199 @@
+"""The batched engine against the readable reference: reprolib.rnn + omega + clipping with autograd."""
+
+import math
+
+import pytest
+import torch
+
+from reprolib import clipping, engine, init, omega, tasks
+from reprolib.engine import Engine, Run
+
+D = torch.float64
+X0 = {"tanh": 0.0, "sigmoid": -1e4}  # pre-activations with σ(x_0) = h_0 = 0 (exactly, in float64)
+
+
+def reference_update(task, run, init_name, N, B, length, omega_form="x", omega_norms="squared", t=0, params=None, gen=None):
+    """One update of one run, by the book's readable route. Returns (new params, loss, Ω, norm)."""
+    task = tasks.get_task(task)
+    if gen is None:
+        gen = torch.Generator().manual_seed(run.seed)
+        params = init.initialize(init_name, task.n_in, N, task.n_out, gen, dtype=D).as_dict()
+        sigma = init.initialize(init_name, task.n_in, N, task.n_out, torch.Generator().manual_seed(0)).sigma
+    sigma = "sigmoid" if init_name == "sigmoid" else "tanh"
+    u, y = task.generate(B, length, gen, dtype=D)
+    P = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    act = torch.sigmoid if sigma == "sigmoid" else torch.tanh
+
+    def cost(hs):
+        if task.head == "every_softmax":
+            logits = hs[1:] @ P["W_out"].T + P["b_out"]
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, task.n_out), y.reshape(-1))
+        out = hs[-1] @ P["W_out"].T + P["b_out"]
+        if task.head == "last_softmax":
+            return torch.nn.functional.cross_entropy(out, y)
+        return ((out[:, 0] - y) ** 2).mean()
+
+    rnn = init.Params(P["W_rec"], P["W_in"], P["b"], P["W_out"], P["b_out"], sigma).rnn()
+    x0 = torch.full((N,), X0[sigma], dtype=D)
+    xs = rnn.unroll(u, x0)
+    loss = cost(act(xs))
+    grads = dict(zip(P, torch.autograd.grad(loss, list(P.values()))))
+    alpha = run.alpha_at(t)
+    rnn_d = init.Params(*(p.detach() for p in P.values()), sigma).rnn()
+    xs_d, dx, dh = omega.total_state_gradients(rnn_d, u, x0, lambda hs: cost(hs))
+    dE = dx if omega_form == "x" else dh
+    Om = omega.omega(rnn_d.W_rec, xs_d, dE, sigma, form=omega_form, norms=omega_norms)  # logged for every run
+    if alpha > 0:
+        grads["W_rec"] = grads["W_rec"] + alpha * omega.omega_grad(rnn_d.W_rec, xs_d, dE, sigma, form=omega_form, norms=omega_norms)
+    norm = clipping.total_norm(grads)
+    if run.clip is not None:
+        if run.clip_kind == "norm":
+            grads, _ = clipping.clip_by_norm(grads, run.clip)
+        else:
+            grads = clipping.clip_elementwise(grads, run.clip)
+    if run.fallback:
+        grads = clipping.nonfinite_fallback(grads, params["W_rec"], norm=norm)
+    new = {k: params[k] - run.lr * grads[k] for k in params}
+    return new, loss.detach(), Om, norm, gen
+
+
+def engine_params(eng, i):
+    return {n: eng.P[n][i] for n in engine.NAMES}
+
+
+RUNS = [
+    Run(seed=1, lr=0.5, clip=None),
+    Run(seed=2, lr=0.3, clip=0.01),
+    Run(seed=3, lr=0.2, clip=1e-3, clip_kind="elementwise"),
+    Run(seed=4, lr=0.1, clip=0.05, alpha=2.0),
+    Run(seed=5, lr=0.1, clip=None, alpha=omega.AlphaSchedule(3.0, "1/t")),
+]
+
+
+@pytest.mark.parametrize("task,init_name,form,norms", [
+    ("temporal_order", "smart_tanh", "x", "squared"),
+    ("temporal_order", "sigmoid", "h", "squared"),
+    ("addition", "basic_tanh", "x", "plain"),
+    ("multiplication", "sigmoid", "x", "squared"),
+    ("memorization", "basic_tanh", "h", "plain"),
+    ("random_permutation", "smart_tanh", "h", "squared"),
+    ("temporal_order_3bit", "basic_tanh", "x", "squared"),
+])
+def test_every_run_equals_the_autograd_reference(task, init_name, form, norms):
+    """Three updates of five runs with different settings and lengths (padding), float64."""
+    N, B, length = 16, 5, (12, 24)
+    eng = Engine(task, RUNS, init=init_name, n_hidden=N, batch_size=B, length=length, omega_form=form,
+                 omega_norms=norms, dtype=D, device="cpu")
+    refs = [None] * len(RUNS)
+    for t in range(3):
+        step = eng.step()
+        for i, run in enumerate(RUNS):
+            params, gen = (None, None) if refs[i] is None else refs[i]
+            new, loss, Om, norm, gen = reference_update(task, run, init_name, N, B, length, form, norms, t, params, gen)
+            refs[i] = (new, gen)
+            assert math.isclose(step.loss[i].item(), loss.item(), rel_tol=1e-10)
+            assert math.isclose(step.omega[i].item(), Om.item(), rel_tol=1e-9, abs_tol=1e-14)
+            assert math.isclose(step.norm[i].item(), norm.item(), rel_tol=1e-9)
+            for n in engine.NAMES:
+                got, want = engine_params(eng, i)[n], new[n]
+                assert ((got - want).norm() / want.norm()).item() < 1e-9, (t, i, n)
+
+
+def test_omega_is_used_and_clipping_happens():
+    """The test above must exercise Ω and clipping: check it is not vacuous."""
+    eng = Engine("temporal_order", RUNS, init="smart_tanh", n_hidden=16, batch_size=5, length=(12, 24), dtype=D, device="cpu")
+    step = eng.step()
+    assert (step.omega > 0).all()
+    assert step.clipped[1] and step.clipped[2] and not step.clipped[0]
+
+
+def test_fallback_on_overflow():
+    """float32 overflow of a huge W_rec: the update is W_rec ← W_rec − lr·0.02·W_rec, others unchanged."""
+    run = Run(seed=0, lr=0.5, clip=1.0)
+    eng = Engine("addition", [run], init="basic_tanh", n_hidden=8, batch_size=4, length=20, device="cpu")
+    eng.P["W_rec"].mul_(1e30)
+    eng.P["W_out"].mul_(1e30)
+    before = {n: t.clone() for n, t in eng.P.items()}
+    step = eng.step()
+    assert step.fallback[0] and not step.clipped[0]
+    torch.testing.assert_close(eng.P["W_rec"], before["W_rec"] * (1 - 0.5 * 0.02))
+    for n in ("W_in", "b", "W_out", "b_out"):
+        assert torch.equal(eng.P[n], before[n])
+
+
+def test_a_run_alone_follows_the_same_trajectory():
+    runs = [Run(seed=s, lr=0.05, clip=1.0, alpha=1.0 if s % 2 else 0.0) for s in range(4)]
+    kw = dict(init="smart_tanh", n_hidden=16, batch_size=4, length=(15, 40), dtype=D, device="cpu")
+    together = Engine("temporal_order", runs, **kw).train(30, check_every=10, n_test=50, log_every=10, progress=False)
+    alone = Engine("temporal_order", runs[2:3], **kw).train(30, check_every=10, n_test=50, log_every=10, progress=False)
+    for n in engine.NAMES:
+        torch.testing.assert_close(together.params[2][n], alone.params[0][n], rtol=1e-12, atol=1e-14)
+    assert together.evals["error"][2::4] == alone.evals["error"]
+
+
+def test_checkpoint_resumes_exactly(tmp_path, monkeypatch):
+    runs = [Run(seed=s, lr=0.05, clip=1.0, alpha=0.5) for s in range(3)]
+    kw = dict(init="basic_tanh", n_hidden=12, batch_size=4, length=(10, 20), dtype=D, device="cpu")
+    train = dict(check_every=7, n_test=40, log_every=3, progress=False)
+    full = Engine("temporal_order", runs, **kw).train(25, **train)
+
+    path = tmp_path / "ckpt.pt"
+    killed = Engine("temporal_order", runs, **kw)
+    real_step = killed.step
+
+    def step_then_die():
+        if killed.updates == 17:  # after the checkpoint at update 15 and two more updates
+            raise KeyboardInterrupt("simulated kill")
+        return real_step()
+
+    monkeypatch.setattr(killed, "step", step_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        killed.train(25, checkpoint=path, checkpoint_every=5, **train)
+    resumed = Engine("temporal_order", runs, **kw).train(25, checkpoint=path, checkpoint_every=5, **train)
+    assert resumed.updates == 25
+    for r in range(3):
+        for n in engine.NAMES:
+            assert torch.equal(full.params[r][n], resumed.params[r][n])
+    assert full.log == resumed.log and full.evals == resumed.evals
+
+
+def test_a_run_stops_when_solved():
+    """With a trivially short sequence and a high learning rate, temporal order is learnt; the solved
+    run's parameters stop changing and the others go on."""
+    runs = [Run(seed=0, lr=1.0, clip=1.0), Run(seed=1, lr=1e-6, clip=1.0)]
+    eng = Engine("temporal_order", runs, init="basic_tanh", n_hidden=20, batch_size=20, length=10, device="cpu")
+    res = eng.train(500, check_every=50, n_test=1000, progress=False)
+    assert res.solved_at[0] is not None and res.solved_at[0] < 500 and res.solved_at[1] is None
+    assert res.error[0] < 0.01 and res.error[1] > 0.5
+    assert res.updates == 500
+    last = max(i for i, r in enumerate(res.log["run"]) if r == 0)
+    assert res.log["update"][last] <= res.solved_at[0]  # no row for run 0 after it stopped
+
+
+def test_float32_default_and_bad_arguments():
+    eng = Engine("temporal_order", [Run(seed=0)], n_hidden=15, length=20, device="cpu")
+    assert eng.P["W_rec"].dtype == torch.float32
+    with pytest.raises(ValueError, match="clip_kind"):
+        Run(seed=0, clip_kind="value")
+    with pytest.raises(ValueError, match="lr"):
+        Run(seed=0, lr=0.0)
+    with pytest.raises(ValueError, match="init"):
+        Engine("temporal_order", [Run(seed=0)], init="orthogonal")
+    with pytest.raises(TypeError, match="runs"):
+        Engine("temporal_order", [0])
+    with pytest.raises(ValueError, match="task"):
+        Engine("parity", [Run(seed=0)])
+    with pytest.raises(ValueError, match="length"):
+        Engine("temporal_order", [Run(seed=0)], length=3)
+    with pytest.raises(ValueError, match="max_updates"):
+        eng.train(-1)
+    with pytest.raises(ValueError, match="criterion"):
+        eng.train(1, criterion="strict")
+
+
+def test_paper_sizes_run_one_update_on_the_cpu():
+    """Paper profile smoke test: 50 units, T = 200, batch 20, one update."""
+    eng = Engine("temporal_order", [Run(seed=0, clip=1.0, alpha=2.0)], init="smart_tanh", n_hidden=50,
+                 batch_size=20, length=200, device="cpu")
+    step = eng.step()
+    assert torch.isfinite(step.loss).all() and step.loss.item() == pytest.approx(math.log(4), rel=0.1)
