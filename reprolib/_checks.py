@@ -48,6 +48,16 @@ def positive_float(name: str, v, strict: bool = True) -> float:
     return v
 
 
+def finite_float(name: str, v) -> float:
+    """Check that ``v`` is a finite real number (any sign)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    v = float(v)
+    if not (v == v and abs(v) != float("inf")):
+        raise ValueError(f"{name} must be a finite number, got {v}")
+    return v
+
+
 def generator(name: str, g) -> torch.Generator:
     """Check that ``g`` is an explicit torch.Generator."""
     if not isinstance(g, torch.Generator):

@@ -34,7 +34,7 @@ import os
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # tqdm.auto warns on stderr without ipywidgets, which nbval would compare
 
 from . import _checks, clipping, omega, tasks
 from . import init as initialization
@@ -90,42 +90,55 @@ class Run:
 
 @dataclass
 class Batch:
-    """One minibatch for each of R runs, padded at the start to a common length T.
+    """One minibatch for each of R runs, time-major and padded at the start to a common length T.
 
-    ``u [R, T, B, M]`` inputs (``idx [R, T, B]`` their one-hot indices, or ``None``),
-    ``mask [R, T]`` True on real steps, ``y`` targets (``[R, B]``, or ``[R, T, B]`` with -1 on
-    padded steps for the every-step head), ``lengths [R]`` the real lengths.
+    ``u [T, R, B, M]`` inputs (``idx [T, R, B]`` their one-hot indices, or ``None``),
+    ``mask [T, R]`` True on real steps, ``y`` targets (``[R, B]``, or ``[T, R, B]`` with -1 on
+    padded steps for the every-step head), ``padded`` the number of leading steps on which
+    some run is padded.
     """
 
     u: torch.Tensor
     idx: torch.Tensor | None
     mask: torch.Tensor
     y: torch.Tensor
-    lengths: torch.Tensor
+    padded: int
 
 
-def make_batch(task: tasks.Task, samples: list[tuple[torch.Tensor, torch.Tensor]], one_hot: bool) -> Batch:
+def make_batch(task: tasks.Task, samples: list[tuple[torch.Tensor, torch.Tensor]]) -> Batch:
     """Stack per-run minibatches ``(u [T_r, B, M], y)`` of :meth:`Task.generate` into a :class:`Batch`."""
     R = len(samples)
     T = max(u.shape[0] for u, _ in samples)
     u0, y0 = samples[0]
     _, B, M = u0.shape
-    u = u0.new_zeros(R, T, B, M)
-    mask = torch.zeros(R, T, dtype=torch.bool, device=u0.device)
+    u = u0.new_zeros(T, R, B, M)
+    mask = torch.zeros(T, R, dtype=torch.bool, device=u0.device)
     every = task.head == "every_softmax"
-    y = (torch.full((R, T, B), -1, dtype=y0.dtype, device=y0.device) if every
-         else y0.new_empty((R, *y0.shape)))
-    lengths = torch.tensor([s[0].shape[0] for s in samples], device=u0.device)
+    y = torch.full((T, R, B), -1, dtype=y0.dtype, device=y0.device) if every else torch.stack([yr for _, yr in samples])
     for r, (ur, yr) in enumerate(samples):
         s = T - ur.shape[0]
-        u[r, s:] = ur
-        mask[r, s:] = True
+        u[s:, r] = ur
+        mask[s:, r] = True
         if every:
-            y[r, s:] = yr
-        else:
-            y[r] = yr
-    idx = u.argmax(-1) if one_hot else None
-    return Batch(u, idx, mask, y, lengths)
+            y[s:, r] = yr
+    idx = u.argmax(-1) if task.one_hot else None
+    return Batch(u, idx, mask, y, T - min(ur.shape[0] for ur, _ in samples))
+
+
+class Workspace:
+    """Buffers for the states and the BPTT factors, allocated once and reused by every update
+    (re-allocated only when a longer sequence or another number of runs arrives)."""
+
+    def __init__(self):
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
+        """An uninitialised tensor of ``shape``: a leading slice of the buffer ``name``."""
+        buf = self.buffers.get(name)
+        if (buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:])
+                or buf.dtype != like.dtype or buf.device != like.device):
+            buf = self.buffers[name] = like.new_empty(shape)
+        return buf[: shape[0]]
 
 
 def _dsigma(sigma: str, h: torch.Tensor) -> torch.Tensor:
@@ -134,25 +147,26 @@ def _dsigma(sigma: str, h: torch.Tensor) -> torch.Tensor:
     return 1 - h * h if sigma == "tanh" else h * (1 - h)
 
 
-def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str) -> torch.Tensor:
-    """The hidden states ``H [R, T+1, B, N]`` (``H[:, 0] = h_0 = 0``) of eq. (2) in h-form."""
+def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str, ws: Workspace | None = None) -> torch.Tensor:
+    """The hidden states ``H [T+1, R, B, N]`` (``H[0] = h_0 = 0``) of eq. (2) in h-form."""
     W_rec, W_in, b = P["W_rec"], P["W_in"], P["b"]
-    R, T, B, _ = batch.u.shape
+    T, R, B, _ = batch.u.shape
     N = W_rec.shape[1]
-    W_inT = W_in.transpose(1, 2)
     if batch.idx is not None:  # one-hot inputs: W_in u_t is a column lookup
-        D = W_inT[torch.arange(R, device=W_in.device)[:, None, None], batch.idx]
+        D = W_in.transpose(1, 2)[torch.arange(R, device=W_in.device)[None, :, None], batch.idx]
     else:
-        D = torch.bmm(batch.u.reshape(R, T * B, -1), W_inT).view(R, T, B, N)
-    D = D + b[:, None, None, :]
+        D = torch.einsum("trbm,rnm->trbn", batch.u, W_in)
+    D += b[None, :, None, :]
     act = torch.tanh if sigma == "tanh" else torch.sigmoid
     W_recT = W_rec.transpose(1, 2).contiguous()  # a contiguous operand makes baddbmm ~2x faster
-    H = W_rec.new_zeros(R, T + 1, B, N)
-    padded = (~batch.mask).sum(1).max().item()  # steps before which some run is still padded
     m = batch.mask.to(W_rec.dtype)[:, :, None, None]
+    H = (ws or Workspace()).get("H", (T + 1, R, B, N), W_rec)
+    H[0] = 0
     for t in range(T):
-        h = act(torch.baddbmm(D[:, t], H[:, t], W_recT))
-        H[:, t + 1] = h * m[:, t] if t < padded else h
+        torch.baddbmm(D[t], H[t], W_recT, out=H[t + 1])
+        act(H[t + 1], out=H[t + 1])
+        if t < batch.padded:
+            H[t + 1] *= m[t]
     return H
 
 
@@ -163,26 +177,25 @@ def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dic
     cross-entropy at every real step, mean over steps × batch; ``last_linear``: squared error
     of the last state's linear read-out, mean over the batch (the code's three heads).
 
-    Returns ``(loss [R], dH [R, T+1, B, N], {"W_out", "b_out"} gradients)``.
+    Returns ``(loss [R], dH, {"W_out", "b_out"} gradients)``: ``dH`` is ∂⁺E/∂h_t, ``[T+1, R, B, N]``
+    for the every-step head, ``[R, B, N]`` (the last step only) otherwise.
     """
     W_out, b_out = P["W_out"], P["b_out"]
-    dH = torch.zeros_like(H)
     if kind == "every_softmax":
-        Hs = H[:, 1:]  # [R, T, B, N]
-        logits = torch.einsum("rtbn,rkn->rtbk", Hs, W_out) + b_out[:, None, None, :]
+        Hs = H[1:]  # [T, R, B, N]
+        logits = torch.einsum("trbn,rkn->trbk", Hs, W_out) + b_out[None, :, None, :]
         valid = batch.y >= 0
-        count = valid.sum((1, 2)).to(H.dtype)  # T_r · B
+        count = valid.sum((0, 2)).to(H.dtype)  # T_r · B
         logp = torch.log_softmax(logits, -1)
         y = batch.y.clamp(min=0)
         nll = -logp.gather(-1, y[..., None])[..., 0] * valid
-        loss = nll.sum((1, 2)) / count
-        dlogits = (logp.exp() - torch.nn.functional.one_hot(y, W_out.shape[1]).to(H.dtype))
-        dlogits = dlogits * (valid.to(H.dtype) / count[:, None, None])[..., None]
-        dH[:, 1:] = torch.einsum("rtbk,rkn->rtbn", dlogits, W_out)
-        gW_out = torch.einsum("rtbk,rtbn->rkn", dlogits, Hs)
-        gb_out = dlogits.sum((1, 2))
-        return loss, dH, {"W_out": gW_out, "b_out": gb_out}
-    hT = H[:, -1]  # [R, B, N]
+        loss = nll.sum((0, 2)) / count
+        dlogits = logp.exp() - torch.nn.functional.one_hot(y, W_out.shape[1]).to(H.dtype)
+        dlogits *= (valid.to(H.dtype) / count[None, :, None])[..., None]
+        dH = torch.zeros_like(H)
+        dH[1:] = torch.einsum("trbk,rkn->trbn", dlogits, W_out)
+        return loss, dH, {"W_out": torch.einsum("trbk,trbn->rkn", dlogits, Hs), "b_out": dlogits.sum((0, 2))}
+    hT = H[-1]  # [R, B, N]
     out = torch.baddbmm(b_out[:, None, :], hT, W_out.transpose(1, 2))  # [R, B, K]
     B = hT.shape[1]
     if kind == "last_softmax":
@@ -195,36 +208,46 @@ def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dic
         dout = (2 * err / B)[..., None]
     else:
         raise ValueError(f"kind must be one of {tuple(tasks.HEADS)}, got {kind!r}")
-    dH[:, -1] = torch.bmm(dout, W_out)
-    return loss, dH, {"W_out": torch.bmm(dout.transpose(1, 2), hT), "b_out": dout.sum(1)}
+    return loss, torch.bmm(dout, W_out), {"W_out": torch.bmm(dout.transpose(1, 2), hT), "b_out": dout.sum(1)}
 
 
-def backward(P, H, dH, batch: Batch, sigma: str):
-    """BPTT. Returns the gradients of W_rec, W_in, b and, for Ω, the per-step factors:
-    ``Delta [R, T, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z = δ_t W_rec`` (the recurrent part
-    of ∂E/∂h_{t−1}) and ``G [R, T, B, N]`` (g_t = ∂E/∂h_t, t = 1..T)."""
+def backward(P, H, dH, batch: Batch, sigma: str, ws: Workspace | None = None):
+    """BPTT. Returns the gradients of W_rec, W_in, b and, for Ω, the per-step factors
+    ``Delta [T, R, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z = δ_t W_rec`` (the recurrent part of
+    ∂E/∂h_{t−1}) and ``S = σ′`` at every state."""
     W_rec = P["W_rec"]
-    R, T, B, N = batch.u.shape[0], batch.u.shape[1], batch.u.shape[2], W_rec.shape[1]
+    T, R, B, N = H.shape[0] - 1, H.shape[1], H.shape[2], H.shape[3]
+    every = dH.ndim == 4
     S = _dsigma(sigma, H)
     m = batch.mask.to(H.dtype)[:, :, None, None]
-    Delta, Z, G = torch.empty_like(H[:, 1:]), torch.empty_like(H[:, 1:]), torch.empty_like(H[:, 1:])
-    g = dH[:, T]
+    ws = ws or Workspace()
+    Delta, Z = ws.get("Delta", (T, R, B, N), H), ws.get("Z", (T, R, B, N), H)
+    g = dH[T] if every else dH
     for t in range(T, 0, -1):
-        G[:, t - 1] = g
-        delta = g * S[:, t] * m[:, t - 1]
-        Delta[:, t - 1] = delta
-        z = torch.bmm(delta, W_rec)
-        Z[:, t - 1] = z
-        g = z + dH[:, t - 1]
-    Dflat = Delta.view(R, T * B, N)
-    grads = {"W_rec": torch.bmm(Dflat.transpose(1, 2), H[:, :T].reshape(R, T * B, N)), "b": Dflat.sum(1)}
+        torch.mul(g, S[t], out=Delta[t - 1])
+        if t - 1 < batch.padded:
+            Delta[t - 1] *= m[t - 1]
+        torch.bmm(Delta[t - 1], W_rec, out=Z[t - 1])
+        g = Z[t - 1] + dH[t - 1] if every else Z[t - 1]
+    grads = {"W_rec": torch.einsum("trbi,trbj->rij", Delta, H[:T]), "b": Delta.sum((0, 2))}
     if batch.idx is not None:
         gW_inT = W_rec.new_zeros(R, P["W_in"].shape[2], N)
-        gW_inT.scatter_add_(1, batch.idx.view(R, T * B, 1).expand(-1, -1, N), Dflat)
+        idx = batch.idx.transpose(0, 1).reshape(R, T * B, 1).expand(-1, -1, N)
+        gW_inT.scatter_add_(1, idx, Delta.transpose(0, 1).reshape(R, T * B, N))
         grads["W_in"] = gW_inT.transpose(1, 2)
     else:
-        grads["W_in"] = torch.bmm(Dflat.transpose(1, 2), batch.u.reshape(R, T * B, -1))
-    return grads, Delta, Z, G, S
+        grads["W_in"] = torch.einsum("trbi,trbm->rim", Delta, batch.u)
+    return grads, Delta, Z, S
+
+
+def total_h_gradients(Z, dH):
+    """g_t = ∂E/∂h_t = δ_{t+1} W_rec + ∂⁺E/∂h_t for t = 1..T, ``[T, R, B, N]``, from :func:`backward`'s ``Z``."""
+    G = torch.cat([Z[1:], torch.zeros_like(Z[:1])])
+    if dH.ndim == 4:
+        G += dH[1:]
+    else:
+        G[-1] += dH
+    return G
 
 
 def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "mean", bound: float = omega.BOUND,
@@ -233,35 +256,35 @@ def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "m
     BPTT factors; the formulas of :func:`reprolib.omega.omega_grad`, term k ↔ step k+1 = t:
 
     * form ``"x"``: v = δ_t, w = (δ_t W_rec) ⊙ σ′(x_{t−1}), L = v, R = w ⊙ σ′(x_{t−1});
-    * form ``"h"``: v = g_t, w = δ_t W_rec, L = δ_t, R = w.
+    * form ``"h"``: v = g_t (``G``, from :func:`total_h_gradients`), w = δ_t W_rec, L = δ_t, R = w.
 
     Padded steps have v = 0 and are excluded by the 1e-20 guard (form "h" masks g_t).
     Returns ``(Ω [R], ∂⁺Ω/∂W_rec [R, N, N])``, the gradient ``None`` unless ``with_grad``.
     """
-    R, T, B, N = Delta.shape
+    T, R, B, N = Delta.shape
     if form == "x":
-        Sk = S[:, :T]  # σ′(x_{t−1}) for t = 1..T (σ′ at h_0 = 0 for t = 1)
+        Sk = S[:T]  # σ′(x_{t−1}) for t = 1..T (σ′ at h_0 = 0 for t = 1)
         v, w = Delta, Z * Sk
         L, Rt = Delta, w * Sk
     else:
         v, w = G * mask.to(G.dtype)[:, :, None, None], Z
         L, Rt = Delta, Z
-    num, den = (w * w).sum(-1), (v * v).sum(-1)  # [R, T, B]
+    num, den = (w * w).sum(-1), (v * v).sum(-1)  # [T, R, B]
     included = den >= bound
     safe = torch.where(included, den, torch.ones_like(den))
     q = torch.where(included, num / safe, torch.ones_like(num))
     r = q if norms == "squared" else torch.sqrt(q)
+    BZ = included.sum((0, 2)).to(Delta.dtype) if reduction == "mean" else torch.full((R,), float(B), dtype=Delta.dtype, device=Delta.device)
+    BZ = torch.where(BZ > 0, BZ, torch.ones_like(BZ))  # nothing included: Ω = 0, gradient 0
+    value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((0, 2)) / BZ
+    if not with_grad:
+        return value, None
     if norms == "squared":
         coef = 4 * (r - 1) / safe
     else:
         coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe), torch.zeros_like(r))
     coef = torch.where(included, coef, torch.zeros_like(coef))
-    BZ = included.sum((1, 2)).to(Delta.dtype) if reduction == "mean" else torch.full((R,), float(B), dtype=Delta.dtype, device=Delta.device)
-    BZ = torch.where(BZ > 0, BZ, torch.ones_like(BZ))  # nothing included: Ω = 0, gradient 0
-    value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((1, 2)) / BZ
-    if not with_grad:
-        return value, None
-    grad = torch.bmm((coef[..., None] * L).view(R, T * B, N).transpose(1, 2), Rt.reshape(R, T * B, N))
+    grad = torch.einsum("trbi,trbj->rij", coef[..., None] * L, Rt)
     return value, grad / BZ[:, None, None]
 
 
@@ -278,12 +301,13 @@ class Step:
 
 
 def gradients(P, batch: Batch, sigma: str, head_kind: str, alpha: torch.Tensor, omega_form: str = "x",
-              omega_norms: str = "squared") -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+              omega_norms: str = "squared", ws: Workspace | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """∂E/∂θ + α ∂⁺Ω/∂W_rec for every run (before clipping). Returns ``(grads, loss [R], Ω [R])``."""
-    H = forward(P, batch, sigma)
+    H = forward(P, batch, sigma, ws)
     loss, dH, grads = head(P, H, batch, head_kind)
-    g, Delta, Z, G, S = backward(P, H, dH, batch, sigma)
+    g, Delta, Z, S = backward(P, H, dH, batch, sigma, ws)
     grads.update(g)
+    G = total_h_gradients(Z, dH) if omega_form == "h" else None
     value, gO = omega_terms(Delta, Z, G, S, batch.mask, omega_form, omega_norms, with_grad=bool((alpha > 0).any()))
     if gO is not None:
         grads["W_rec"] = grads["W_rec"] + alpha[:, None, None] * gO
@@ -375,7 +399,6 @@ class Engine:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.omega_form, self.omega_norms, self.dtype = omega_form, omega_norms, dtype
         self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
-        self.one_hot = self.task.one_hot
         self.gens = [torch.Generator().manual_seed(r.seed) for r in self.runs]
         self.eval_gens = [torch.Generator().manual_seed(r.seed + EVAL_SEED_OFFSET) for r in self.runs]
         inits = [initialization.initialize(init, self.task.n_in, n_hidden, self.task.n_out, g, dtype=torch.float64,
@@ -383,6 +406,7 @@ class Engine:
         self.sigma = inits[0].sigma
         self.P = {n: torch.stack([getattr(p, n) for p in inits]).to(self.device, dtype) for n in NAMES}
         self.active = list(range(len(self.runs)))  # runs still training, in the order of the rows of P
+        self.workspace, self.eval_workspace = Workspace(), Workspace()
         self.final = [None] * len(self.runs)
         self.solved_at = [None] * len(self.runs)
         self.error = [None] * len(self.runs)
@@ -394,7 +418,7 @@ class Engine:
     def _batch(self, ids, gens, batch_size, length) -> Batch:
         samples = [self.task.generate(batch_size, length, gens[r], dtype=self.dtype, device=self.device,
                                       **self.task_options) for r in ids]
-        return make_batch(self.task, samples, self.one_hot)
+        return make_batch(self.task, samples)
 
     def _per_run(self, ids):
         runs = [self.runs[r] for r in ids]
@@ -412,7 +436,8 @@ class Engine:
         ids = self.active
         lr, clip, elementwise, fallback, alpha = self._per_run(ids)
         batch = self._batch(ids, self.gens, self.batch_size, self.length)
-        grads, loss, value = gradients(self.P, batch, self.sigma, self.task.head, alpha, self.omega_form, self.omega_norms)
+        grads, loss, value = gradients(self.P, batch, self.sigma, self.task.head, alpha, self.omega_form,
+                                       self.omega_norms, self.workspace)
         norm, clipped, bad = clip_and_step(self.P, grads, lr, clip, elementwise, fallback)
         self.updates += 1
         return Step(loss, value, norm, clipped, bad)
@@ -427,7 +452,7 @@ class Engine:
         wrong = torch.zeros(len(ids), dtype=torch.long)
         for start in range(0, n_test, EVAL_CHUNK):
             batch = self._batch(ids, self.eval_gens, min(EVAL_CHUNK, n_test - start), self.eval_length)
-            H = forward(self.P, batch, self.sigma)
+            H = forward(self.P, batch, self.sigma, self.eval_workspace)
             for i in range(len(ids)):
                 wrong[i] += int(tasks.wrong(self.task, *self._outputs(H, batch, i)).sum())
         return wrong
@@ -436,9 +461,9 @@ class Engine:
         """Run i's outputs and targets in the shapes :func:`reprolib.tasks.wrong` expects."""
         W_out, b_out = self.P["W_out"][i], self.P["b_out"][i]
         if self.task.head == "every_softmax":
-            real = batch.mask[i]
-            return H[i, 1:][real] @ W_out.T + b_out, batch.y[i][real]
-        out = H[i, -1] @ W_out.T + b_out
+            real = batch.mask[:, i]
+            return H[1:, i][real] @ W_out.T + b_out, batch.y[real, i]
+        out = H[-1, i] @ W_out.T + b_out
         return (out[:, 0] if self.task.head == "last_linear" else out), batch.y[i]
 
     # ------------------------------------------------------------------ bookkeeping

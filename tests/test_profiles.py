@@ -14,7 +14,12 @@ CHAPTERS = pipeline.chapters()
 #: per-chapter overrides that shrink only the *number of repetitions* of a `paper` run so the
 #: smoke test stays short; sizes (units, lengths, batch) stay at the paper's values.
 #: Chapter 1 is cheap enough to run at the full paper profile.
-PAPER_SMOKE_OVERRIDES = {"01_linear_proof": {}}
+PAPER_SMOKE_OVERRIDES = {
+    "01_linear_proof": {},
+    "02_nonlinear_bound": {"n_rho": 4, "n_networks": 2, "n_s": 3, "n_nn_networks": 2, "n_scales": 4, "n_sat_networks": 1},
+    "03_geometry": {"n_grid": 401, "n_starts": 16, "n_lines": 2, "n_gains": 10},
+    "04_bifurcations": {"n_b": 201, "n_sequences": 200, "n_plane": 200, "n_sequences2": 16},
+}
 
 
 def parameters_cell(name):
