@@ -8,7 +8,7 @@ float32, plain SGD with norm clipping (threshold 1), fresh data each update, 2 t
 (a) R runs one after the other, a plain autograd loop over ``reprolib.rnn`` with
     ``torch.optim.SGD`` and ``clip_grad_norm_``;
 (b) the same with ``torch.nn.RNN`` (tanh) and a ``torch.nn.Linear`` read-out;
-(c) ``reprolib.engine.Engine`` with the R = 50 runs at once (Ω computed for the log, α = 0);
+(c) ``reprolib.engine.Engine`` with the R = 50 runs at once (α = 0: MSGD-C);
 (d) the same with Ω in the gradient (α = 2, MSGD-CR).
 
 The unit is run-updates per second (one update of one run). The sequential baselines'
@@ -69,7 +69,7 @@ def batched(T, updates, alpha):
     eng.step()  # warm-up
     start = time.perf_counter()
     for _ in range(updates):
-        eng.step()
+        eng.step(omega_value=False)  # as in Engine.train between two logged updates
     return R * updates / (time.perf_counter() - start)
 
 
@@ -83,6 +83,8 @@ def main():
     print(f"{'T':>4} {'(a) autograd':>13} {'(b) nn.RNN':>11} {'(c) engine':>11} {'(d) engine+Ω':>13} "
           f"{'(c)/(a)':>8} {'(c)/(b)':>8} {'(d)/(a)':>8}")
     seconds_per_step_per_T = []
+    sequential("autograd", 20, runs=1, updates=5)  # warm-up (first calls allocate and load kernels)
+    sequential("nn.RNN", 20, runs=1, updates=5)
     for T in (20, 50, 100):
         n_seq = max(3, int(20 * scale * 50 / T))
         a = sequential("autograd", T, runs=4, updates=n_seq)

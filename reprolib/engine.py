@@ -90,10 +90,10 @@ class Run:
 
 @dataclass
 class Batch:
-    """One minibatch for each of R runs, time-major and padded at the start to a common length T.
+    """One minibatch for each of R runs, padded at the start to a common length T.
 
-    ``u [T, R, B, M]`` inputs (``idx [T, R, B]`` their one-hot indices, or ``None``),
-    ``mask [T, R]`` True on real steps, ``y`` targets (``[R, B]``, or ``[T, R, B]`` with -1 on
+    ``u [R, T, B, M]`` inputs (``idx [R, T, B]`` their one-hot indices, or ``None``),
+    ``mask [R, T]`` True on real steps, ``y`` targets (``[R, B]``, or ``[R, T, B]`` with -1 on
     padded steps for the every-step head), ``padded`` the number of leading steps on which
     some run is padded.
     """
@@ -111,62 +111,68 @@ def make_batch(task: tasks.Task, samples: list[tuple[torch.Tensor, torch.Tensor]
     T = max(u.shape[0] for u, _ in samples)
     u0, y0 = samples[0]
     _, B, M = u0.shape
-    u = u0.new_zeros(T, R, B, M)
-    mask = torch.zeros(T, R, dtype=torch.bool, device=u0.device)
+    u = u0.new_zeros(R, T, B, M)
+    mask = torch.zeros(R, T, dtype=torch.bool, device=u0.device)
     every = task.head == "every_softmax"
-    y = torch.full((T, R, B), -1, dtype=y0.dtype, device=y0.device) if every else torch.stack([yr for _, yr in samples])
+    y = torch.full((R, T, B), -1, dtype=y0.dtype, device=y0.device) if every else torch.stack([yr for _, yr in samples])
     for r, (ur, yr) in enumerate(samples):
         s = T - ur.shape[0]
-        u[s:, r] = ur
-        mask[s:, r] = True
+        u[r, s:] = ur
+        mask[r, s:] = True
         if every:
-            y[s:, r] = yr
+            y[r, s:] = yr
     idx = u.argmax(-1) if task.one_hot else None
     return Batch(u, idx, mask, y, T - min(ur.shape[0] for ur, _ in samples))
 
 
 class Workspace:
-    """Buffers for the states and the BPTT factors, allocated once and reused by every update
-    (re-allocated only when a longer sequence or another number of runs arrives)."""
+    """Buffers for the states and the BPTT factors, allocated once and reused by every update.
+
+    A buffer ``[R, T_cap, B, N]`` is re-allocated only when a longer sequence (T > T_cap) or
+    another number of runs arrives; shorter sequences use a slice along the time axis.
+    """
 
     def __init__(self):
         self.buffers: dict[str, torch.Tensor] = {}
 
-    def get(self, name: str, shape: tuple, like: torch.Tensor) -> torch.Tensor:
-        """An uninitialised tensor of ``shape``: a leading slice of the buffer ``name``."""
+    def get(self, name: str, shape: tuple, like: torch.Tensor, time_axis: int | None = 1) -> torch.Tensor:
+        """An uninitialised tensor of ``shape``: a slice along ``time_axis`` of the buffer ``name``."""
         buf = self.buffers.get(name)
-        if (buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != tuple(shape[1:])
-                or buf.dtype != like.dtype or buf.device != like.device):
+        fits = (buf is not None and buf.dtype == like.dtype and buf.device == like.device and buf.ndim == len(shape)
+                and all(a == b if i != time_axis else a >= b for i, (a, b) in enumerate(zip(buf.shape, shape))))
+        if not fits:
             buf = self.buffers[name] = like.new_empty(shape)
-        return buf[: shape[0]]
+        return buf if time_axis is None else buf.narrow(time_axis, 0, shape[time_axis])
 
 
-def _dsigma(sigma: str, h: torch.Tensor) -> torch.Tensor:
-    """σ′ written with h = σ(x): 1 − h² (tanh) or h(1 − h) (sigmoid). At h = 0 this is σ′ at
-    the preimage of h_0 = 0 (1 for tanh, 0 for the sigmoid, whose preimage is −∞)."""
-    return 1 - h * h if sigma == "tanh" else h * (1 - h)
+def _dsigma_(sigma: str, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """σ′ written with h = σ(x), into ``out``: 1 − h² (tanh) or h − h² (sigmoid). At h = 0 this is
+    σ′ at the preimage of h_0 = 0 (1 for tanh, 0 for the sigmoid, whose preimage is −∞)."""
+    torch.mul(h, h, out=out)
+    return out.neg_().add_(1) if sigma == "tanh" else torch.sub(h, out, out=out)
 
 
 def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str, ws: Workspace | None = None) -> torch.Tensor:
-    """The hidden states ``H [T+1, R, B, N]`` (``H[0] = h_0 = 0``) of eq. (2) in h-form."""
+    """The hidden states ``H [R, T+1, B, N]`` (``H[:, 0] = h_0 = 0``) of eq. (2) in h-form."""
+    ws = ws or Workspace()
     W_rec, W_in, b = P["W_rec"], P["W_in"], P["b"]
-    T, R, B, _ = batch.u.shape
+    R, T, B, M = batch.u.shape
     N = W_rec.shape[1]
-    if batch.idx is not None:  # one-hot inputs: W_in u_t is a column lookup
-        D = W_in.transpose(1, 2)[torch.arange(R, device=W_in.device)[None, :, None], batch.idx]
+    if batch.idx is not None:  # one-hot inputs: W_in u_t + b is a row of this table
+        table, rows = W_in.transpose(1, 2) + b[:, None, :], torch.arange(R, device=W_in.device)[:, None]
     else:
-        D = torch.einsum("trbm,rnm->trbn", batch.u, W_in)
-    D += b[None, :, None, :]
+        D = torch.bmm(batch.u.reshape(R, T * B, M), W_in.transpose(1, 2)).view(R, T, B, N) + b[:, None, None, :]
     act = torch.tanh if sigma == "tanh" else torch.sigmoid
     W_recT = W_rec.transpose(1, 2).contiguous()  # a contiguous operand makes baddbmm ~2x faster
     m = batch.mask.to(W_rec.dtype)[:, :, None, None]
-    H = (ws or Workspace()).get("H", (T + 1, R, B, N), W_rec)
-    H[0] = 0
+    H, x = ws.get("H", (R, T + 1, B, N), W_rec), ws.get("x", (R, B, N), W_rec, time_axis=None)
+    H[:, 0] = 0
     for t in range(T):
-        torch.baddbmm(D[t], H[t], W_recT, out=H[t + 1])
-        act(H[t + 1], out=H[t + 1])
+        drive = table[rows, batch.idx[:, t]] if batch.idx is not None else D[:, t]
+        torch.baddbmm(drive, H[:, t], W_recT, out=x)
+        act(x, out=H[:, t + 1])
         if t < batch.padded:
-            H[t + 1] *= m[t]
+            H[:, t + 1] *= m[:, t]
     return H
 
 
@@ -177,25 +183,25 @@ def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dic
     cross-entropy at every real step, mean over steps × batch; ``last_linear``: squared error
     of the last state's linear read-out, mean over the batch (the code's three heads).
 
-    Returns ``(loss [R], dH, {"W_out", "b_out"} gradients)``: ``dH`` is ∂⁺E/∂h_t, ``[T+1, R, B, N]``
+    Returns ``(loss [R], dH, {"W_out", "b_out"} gradients)``: ``dH`` is ∂⁺E/∂h_t, ``[R, T+1, B, N]``
     for the every-step head, ``[R, B, N]`` (the last step only) otherwise.
     """
     W_out, b_out = P["W_out"], P["b_out"]
     if kind == "every_softmax":
-        Hs = H[1:]  # [T, R, B, N]
-        logits = torch.einsum("trbn,rkn->trbk", Hs, W_out) + b_out[None, :, None, :]
+        Hs = H[:, 1:]  # [R, T, B, N]
+        logits = torch.einsum("rtbn,rkn->rtbk", Hs, W_out) + b_out[:, None, None, :]
         valid = batch.y >= 0
-        count = valid.sum((0, 2)).to(H.dtype)  # T_r · B
+        count = valid.sum((1, 2)).to(H.dtype)  # T_r · B
         logp = torch.log_softmax(logits, -1)
         y = batch.y.clamp(min=0)
         nll = -logp.gather(-1, y[..., None])[..., 0] * valid
-        loss = nll.sum((0, 2)) / count
+        loss = nll.sum((1, 2)) / count
         dlogits = logp.exp() - torch.nn.functional.one_hot(y, W_out.shape[1]).to(H.dtype)
-        dlogits *= (valid.to(H.dtype) / count[None, :, None])[..., None]
+        dlogits *= (valid.to(H.dtype) / count[:, None, None])[..., None]
         dH = torch.zeros_like(H)
-        dH[1:] = torch.einsum("trbk,rkn->trbn", dlogits, W_out)
-        return loss, dH, {"W_out": torch.einsum("trbk,trbn->rkn", dlogits, Hs), "b_out": dlogits.sum((0, 2))}
-    hT = H[-1]  # [R, B, N]
+        dH[:, 1:] = torch.einsum("rtbk,rkn->rtbn", dlogits, W_out)
+        return loss, dH, {"W_out": torch.einsum("rtbk,rtbn->rkn", dlogits, Hs), "b_out": dlogits.sum((1, 2))}
+    hT = H[:, -1]  # [R, B, N]
     out = torch.baddbmm(b_out[:, None, :], hT, W_out.transpose(1, 2))  # [R, B, K]
     B = hT.shape[1]
     if kind == "last_softmax":
@@ -213,40 +219,43 @@ def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dic
 
 def backward(P, H, dH, batch: Batch, sigma: str, ws: Workspace | None = None):
     """BPTT. Returns the gradients of W_rec, W_in, b and, for Ω, the per-step factors
-    ``Delta [T, R, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z = δ_t W_rec`` (the recurrent part of
-    ∂E/∂h_{t−1}) and ``S = σ′`` at every state."""
-    W_rec = P["W_rec"]
-    T, R, B, N = H.shape[0] - 1, H.shape[1], H.shape[2], H.shape[3]
-    every = dH.ndim == 4
-    S = _dsigma(sigma, H)
-    m = batch.mask.to(H.dtype)[:, :, None, None]
+    ``Delta [R, T, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z [T, R, B, N]`` (δ_t W_rec, the
+    recurrent part of ∂E/∂h_{t−1}; time-major) and ``S [R, T+1, B, N]`` (σ′ at every state)."""
     ws = ws or Workspace()
-    Delta, Z = ws.get("Delta", (T, R, B, N), H), ws.get("Z", (T, R, B, N), H)
-    g = dH[T] if every else dH
+    W_rec = P["W_rec"]
+    R, T, B, N = H.shape[0], H.shape[1] - 1, H.shape[2], H.shape[3]
+    every = dH.ndim == 4
+    m = batch.mask.to(H.dtype)[:, :, None, None]
+    Delta, S = ws.get("Delta", (R, T, B, N), H), ws.get("S", (R, T + 1, B, N), H)
+    Z = ws.get("Z", (T, R, B, N), H, time_axis=0)  # time-major, so that bmm can write Z[t] in place
+    _dsigma_(sigma, H[:, 0], S[:, 0])
+    g = dH[:, T] if every else dH
     for t in range(T, 0, -1):
-        torch.mul(g, S[t], out=Delta[t - 1])
+        _dsigma_(sigma, H[:, t], S[:, t])
+        torch.mul(g, S[:, t], out=Delta[:, t - 1])
         if t - 1 < batch.padded:
-            Delta[t - 1] *= m[t - 1]
-        torch.bmm(Delta[t - 1], W_rec, out=Z[t - 1])
-        g = Z[t - 1] + dH[t - 1] if every else Z[t - 1]
-    grads = {"W_rec": torch.einsum("trbi,trbj->rij", Delta, H[:T]), "b": Delta.sum((0, 2))}
-    if batch.idx is not None:
-        gW_inT = W_rec.new_zeros(R, P["W_in"].shape[2], N)
-        idx = batch.idx.transpose(0, 1).reshape(R, T * B, 1).expand(-1, -1, N)
-        gW_inT.scatter_add_(1, idx, Delta.transpose(0, 1).reshape(R, T * B, N))
+            Delta[:, t - 1] *= m[:, t - 1]
+        torch.bmm(Delta[:, t - 1], W_rec, out=Z[t - 1])
+        g = Z[t - 1] + dH[:, t - 1] if every else Z[t - 1]
+    Dflat = Delta.reshape(R, T * B, N)
+    grads = {"W_rec": torch.bmm(Dflat.transpose(1, 2), H[:, :T].reshape(R, T * B, N)), "b": Dflat.sum(1)}
+    if batch.idx is not None and batch.u.shape[-1] > N:  # many symbols: accumulate by index
+        gW_inT = W_rec.new_zeros(R, batch.u.shape[-1], N)
+        gW_inT.scatter_add_(1, batch.idx.reshape(R, T * B, 1).expand(-1, -1, N), Dflat)
         grads["W_in"] = gW_inT.transpose(1, 2)
     else:
-        grads["W_in"] = torch.einsum("trbi,trbm->rim", Delta, batch.u)
+        grads["W_in"] = torch.bmm(Dflat.transpose(1, 2), batch.u.reshape(R, T * B, -1))
     return grads, Delta, Z, S
 
 
 def total_h_gradients(Z, dH):
-    """g_t = ∂E/∂h_t = δ_{t+1} W_rec + ∂⁺E/∂h_t for t = 1..T, ``[T, R, B, N]``, from :func:`backward`'s ``Z``."""
-    G = torch.cat([Z[1:], torch.zeros_like(Z[:1])])
+    """g_t = ∂E/∂h_t = δ_{t+1} W_rec + ∂⁺E/∂h_t for t = 1..T, ``[R, T, B, N]``, from :func:`backward`'s ``Z``."""
+    Zr = Z.permute(1, 0, 2, 3)
+    G = torch.cat([Zr[:, 1:], torch.zeros_like(Zr[:, :1])], 1)
     if dH.ndim == 4:
-        G += dH[1:]
+        G += dH[:, 1:]
     else:
-        G[-1] += dH
+        G[:, -1] += dH
     return G
 
 
@@ -261,31 +270,31 @@ def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "m
     Padded steps have v = 0 and are excluded by the 1e-20 guard (form "h" masks g_t).
     Returns ``(Ω [R], ∂⁺Ω/∂W_rec [R, N, N])``, the gradient ``None`` unless ``with_grad``.
     """
-    T, R, B, N = Delta.shape
+    R, T, B, N = Delta.shape
+    Zr = Z.permute(1, 0, 2, 3)
     if form == "x":
-        Sk = S[:T]  # σ′(x_{t−1}) for t = 1..T (σ′ at h_0 = 0 for t = 1)
-        v, w = Delta, Z * Sk
-        L, Rt = Delta, w * Sk
+        Sk = S[:, :T]  # σ′(x_{t−1}) for t = 1..T (σ′ at h_0 = 0 for t = 1)
+        v, w = Delta, Zr * Sk
     else:
-        v, w = G * mask.to(G.dtype)[:, :, None, None], Z
-        L, Rt = Delta, Z
-    num, den = (w * w).sum(-1), (v * v).sum(-1)  # [T, R, B]
+        v, w = G * mask.to(G.dtype)[:, :, None, None], Zr
+    num, den = (w * w).sum(-1), (v * v).sum(-1)  # [R, T, B]
     included = den >= bound
     safe = torch.where(included, den, torch.ones_like(den))
     q = torch.where(included, num / safe, torch.ones_like(num))
     r = q if norms == "squared" else torch.sqrt(q)
-    BZ = included.sum((0, 2)).to(Delta.dtype) if reduction == "mean" else torch.full((R,), float(B), dtype=Delta.dtype, device=Delta.device)
+    BZ = included.sum((1, 2)).to(Delta.dtype) if reduction == "mean" else torch.full((R,), float(B), dtype=Delta.dtype, device=Delta.device)
     BZ = torch.where(BZ > 0, BZ, torch.ones_like(BZ))  # nothing included: Ω = 0, gradient 0
-    value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((0, 2)) / BZ
+    value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((1, 2)) / BZ
     if not with_grad:
         return value, None
     if norms == "squared":
         coef = 4 * (r - 1) / safe
     else:
         coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe), torch.zeros_like(r))
-    coef = torch.where(included, coef, torch.zeros_like(coef))
-    grad = torch.einsum("trbi,trbj->rij", coef[..., None] * L, Rt)
-    return value, grad / BZ[:, None, None]
+    coef = torch.where(included, coef, torch.zeros_like(coef)) / BZ[:, None, None]
+    L = (coef[..., None] * Delta).reshape(R, T * B, N)
+    Rt = (w * Sk if form == "x" else Zr).reshape(R, T * B, N)
+    return value, torch.bmm(L.transpose(1, 2), Rt)
 
 
 @dataclass
@@ -301,14 +310,19 @@ class Step:
 
 
 def gradients(P, batch: Batch, sigma: str, head_kind: str, alpha: torch.Tensor, omega_form: str = "x",
-              omega_norms: str = "squared", ws: Workspace | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-    """∂E/∂θ + α ∂⁺Ω/∂W_rec for every run (before clipping). Returns ``(grads, loss [R], Ω [R])``."""
+              omega_norms: str = "squared", ws: Workspace | None = None,
+              omega_value: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """∂E/∂θ + α ∂⁺Ω/∂W_rec for every run (before clipping). Returns ``(grads, loss [R], Ω [R])``;
+    Ω is NaN when no run needs it (all α = 0) and ``omega_value`` is False."""
     H = forward(P, batch, sigma, ws)
     loss, dH, grads = head(P, H, batch, head_kind)
     g, Delta, Z, S = backward(P, H, dH, batch, sigma, ws)
     grads.update(g)
+    with_grad = bool((alpha > 0).any())
+    if not (with_grad or omega_value):
+        return grads, loss, torch.full_like(loss, math.nan)
     G = total_h_gradients(Z, dH) if omega_form == "h" else None
-    value, gO = omega_terms(Delta, Z, G, S, batch.mask, omega_form, omega_norms, with_grad=bool((alpha > 0).any()))
+    value, gO = omega_terms(Delta, Z, G, S, batch.mask, omega_form, omega_norms, with_grad=with_grad)
     if gO is not None:
         grads["W_rec"] = grads["W_rec"] + alpha[:, None, None] * gO
     return grads, loss, value
@@ -431,13 +445,13 @@ class Engine:
         return lr, clip, elementwise, fallback, alpha
 
     # ------------------------------------------------------------------ one update
-    def step(self) -> Step:
-        """One SGD update of every active run."""
+    def step(self, omega_value: bool = True) -> Step:
+        """One SGD update of every active run (Ω is computed for the record only if ``omega_value``)."""
         ids = self.active
         lr, clip, elementwise, fallback, alpha = self._per_run(ids)
         batch = self._batch(ids, self.gens, self.batch_size, self.length)
         grads, loss, value = gradients(self.P, batch, self.sigma, self.task.head, alpha, self.omega_form,
-                                       self.omega_norms, self.workspace)
+                                       self.omega_norms, self.workspace, omega_value)
         norm, clipped, bad = clip_and_step(self.P, grads, lr, clip, elementwise, fallback)
         self.updates += 1
         return Step(loss, value, norm, clipped, bad)
@@ -461,9 +475,9 @@ class Engine:
         """Run i's outputs and targets in the shapes :func:`reprolib.tasks.wrong` expects."""
         W_out, b_out = self.P["W_out"][i], self.P["b_out"][i]
         if self.task.head == "every_softmax":
-            real = batch.mask[:, i]
-            return H[1:, i][real] @ W_out.T + b_out, batch.y[real, i]
-        out = H[-1, i] @ W_out.T + b_out
+            real = batch.mask[i]
+            return H[i, 1:][real] @ W_out.T + b_out, batch.y[i][real]
+        out = H[i, -1] @ W_out.T + b_out
         return (out[:, 0] if self.task.head == "last_linear" else out), batch.y[i]
 
     # ------------------------------------------------------------------ bookkeeping
@@ -531,7 +545,7 @@ class Engine:
         bar = tqdm(total=max_updates, initial=self.updates, disable=not progress, desc=f"{self.task.name}, {len(self.runs)} runs")
         bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
         while self.active and self.updates < max_updates:
-            step = self.step()
+            step = self.step(omega_value=(self.updates + 1) % log_every == 0)
             bar.update(1)
             if self.updates % log_every == 0:
                 self._record(step)

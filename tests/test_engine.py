@@ -141,10 +141,10 @@ def test_checkpoint_resumes_exactly(tmp_path, monkeypatch):
     killed = Engine("temporal_order", runs, **kw)
     real_step = killed.step
 
-    def step_then_die():
+    def step_then_die(**kw):
         if killed.updates == 17:  # after the checkpoint at update 15 and two more updates
             raise KeyboardInterrupt("simulated kill")
-        return real_step()
+        return real_step(**kw)
 
     monkeypatch.setattr(killed, "step", step_then_die)
     with pytest.raises(KeyboardInterrupt):
