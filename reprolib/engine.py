@@ -217,17 +217,17 @@ def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dic
     return loss, torch.bmm(dout, W_out), {"W_out": torch.bmm(dout.transpose(1, 2), hT), "b_out": dout.sum(1)}
 
 
-def backward(P, H, dH, batch: Batch, sigma: str, ws: Workspace | None = None):
+def backward(P, H, dH, batch: Batch, sigma: str, ws: Workspace | None = None, keep_Z: bool = True):
     """BPTT. Returns the gradients of W_rec, W_in, b and, for Ω, the per-step factors
-    ``Delta [R, T, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z [T, R, B, N]`` (δ_t W_rec, the
-    recurrent part of ∂E/∂h_{t−1}; time-major) and ``S [R, T+1, B, N]`` (σ′ at every state)."""
+    ``Delta [R, T, B, N]`` (δ_t = ∂E/∂x_t, t = 1..T), ``Z [R, T, B, N]`` (δ_t W_rec, the
+    recurrent part of ∂E/∂h_{t−1}; ``None`` unless ``keep_Z``) and ``S [R, T+1, B, N]`` (σ′ at every state)."""
     ws = ws or Workspace()
     W_rec = P["W_rec"]
     R, T, B, N = H.shape[0], H.shape[1] - 1, H.shape[2], H.shape[3]
     every = dH.ndim == 4
     m = batch.mask.to(H.dtype)[:, :, None, None]
     Delta, S = ws.get("Delta", (R, T, B, N), H), ws.get("S", (R, T + 1, B, N), H)
-    Z = ws.get("Z", (T, R, B, N), H, time_axis=0)  # time-major, so that bmm can write Z[t] in place
+    Z, z = ws.get("Z", (R, T, B, N), H), ws.get("z", (R, B, N), H, time_axis=None)
     _dsigma_(sigma, H[:, 0], S[:, 0])
     g = dH[:, T] if every else dH
     for t in range(T, 0, -1):
@@ -235,8 +235,10 @@ def backward(P, H, dH, batch: Batch, sigma: str, ws: Workspace | None = None):
         torch.mul(g, S[:, t], out=Delta[:, t - 1])
         if t - 1 < batch.padded:
             Delta[:, t - 1] *= m[:, t - 1]
-        torch.bmm(Delta[:, t - 1], W_rec, out=Z[t - 1])
-        g = Z[t - 1] + dH[:, t - 1] if every else Z[t - 1]
+        torch.bmm(Delta[:, t - 1], W_rec, out=z)  # bmm writes only into contiguous memory
+        if keep_Z:
+            Z[:, t - 1] = z
+        g = z + dH[:, t - 1] if every else z
     Dflat = Delta.reshape(R, T * B, N)
     grads = {"W_rec": torch.bmm(Dflat.transpose(1, 2), H[:, :T].reshape(R, T * B, N)), "b": Dflat.sum(1)}
     if batch.idx is not None and batch.u.shape[-1] > N:  # many symbols: accumulate by index
@@ -245,13 +247,12 @@ def backward(P, H, dH, batch: Batch, sigma: str, ws: Workspace | None = None):
         grads["W_in"] = gW_inT.transpose(1, 2)
     else:
         grads["W_in"] = torch.bmm(Dflat.transpose(1, 2), batch.u.reshape(R, T * B, -1))
-    return grads, Delta, Z, S
+    return grads, Delta, Z if keep_Z else None, S
 
 
 def total_h_gradients(Z, dH):
     """g_t = ∂E/∂h_t = δ_{t+1} W_rec + ∂⁺E/∂h_t for t = 1..T, ``[R, T, B, N]``, from :func:`backward`'s ``Z``."""
-    Zr = Z.permute(1, 0, 2, 3)
-    G = torch.cat([Zr[:, 1:], torch.zeros_like(Zr[:, :1])], 1)
+    G = torch.cat([Z[:, 1:], torch.zeros_like(Z[:, :1])], 1)
     if dH.ndim == 4:
         G += dH[:, 1:]
     else:
@@ -260,7 +261,7 @@ def total_h_gradients(Z, dH):
 
 
 def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "mean", bound: float = omega.BOUND,
-                with_grad: bool = True):
+                with_grad: bool = True, ws: Workspace | None = None):
     """Ω of each run and its immediate gradient ∂⁺Ω/∂W_rec (supp. eq. 5), batched, from the
     BPTT factors; the formulas of :func:`reprolib.omega.omega_grad`, term k ↔ step k+1 = t:
 
@@ -271,13 +272,13 @@ def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "m
     Returns ``(Ω [R], ∂⁺Ω/∂W_rec [R, N, N])``, the gradient ``None`` unless ``with_grad``.
     """
     R, T, B, N = Delta.shape
-    Zr = Z.permute(1, 0, 2, 3)
+    ws = ws or Workspace()
     if form == "x":
         Sk = S[:, :T]  # σ′(x_{t−1}) for t = 1..T (σ′ at h_0 = 0 for t = 1)
-        v, w = Delta, Zr * Sk
+        v, w = Delta, torch.mul(Z, Sk, out=ws.get("w", (R, T, B, N), Z))
     else:
-        v, w = G * mask.to(G.dtype)[:, :, None, None], Zr
-    num, den = (w * w).sum(-1), (v * v).sum(-1)  # [R, T, B]
+        v, w = G * mask.to(G.dtype)[:, :, None, None], Z
+    num, den = torch.linalg.vector_norm(w, dim=-1) ** 2, torch.linalg.vector_norm(v, dim=-1) ** 2  # [R, T, B]
     included = den >= bound
     safe = torch.where(included, den, torch.ones_like(den))
     q = torch.where(included, num / safe, torch.ones_like(num))
@@ -292,8 +293,8 @@ def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "m
     else:
         coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe), torch.zeros_like(r))
     coef = torch.where(included, coef, torch.zeros_like(coef)) / BZ[:, None, None]
-    L = (coef[..., None] * Delta).reshape(R, T * B, N)
-    Rt = (w * Sk if form == "x" else Zr).reshape(R, T * B, N)
+    L = torch.mul(Delta, coef[..., None], out=ws.get("L", (R, T, B, N), Z)).reshape(R, T * B, N)
+    Rt = (w.mul_(Sk) if form == "x" else Z).reshape(R, T * B, N)
     return value, torch.bmm(L.transpose(1, 2), Rt)
 
 
@@ -316,13 +317,13 @@ def gradients(P, batch: Batch, sigma: str, head_kind: str, alpha: torch.Tensor, 
     Ω is NaN when no run needs it (all α = 0) and ``omega_value`` is False."""
     H = forward(P, batch, sigma, ws)
     loss, dH, grads = head(P, H, batch, head_kind)
-    g, Delta, Z, S = backward(P, H, dH, batch, sigma, ws)
-    grads.update(g)
     with_grad = bool((alpha > 0).any())
-    if not (with_grad or omega_value):
+    g, Delta, Z, S = backward(P, H, dH, batch, sigma, ws, keep_Z=with_grad or omega_value)
+    grads.update(g)
+    if Z is None:
         return grads, loss, torch.full_like(loss, math.nan)
     G = total_h_gradients(Z, dH) if omega_form == "h" else None
-    value, gO = omega_terms(Delta, Z, G, S, batch.mask, omega_form, omega_norms, with_grad=with_grad)
+    value, gO = omega_terms(Delta, Z, G, S, batch.mask, omega_form, omega_norms, with_grad=with_grad, ws=ws)
     if gO is not None:
         grads["W_rec"] = grads["W_rec"] + alpha[:, None, None] * gO
     return grads, loss, value
