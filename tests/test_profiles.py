@@ -19,6 +19,8 @@ PAPER_SMOKE_OVERRIDES = {
     "02_nonlinear_bound": {"n_rho": 4, "n_networks": 2, "n_s": 3, "n_nn_networks": 2, "n_scales": 4, "n_sat_networks": 1},
     "03_geometry": {"n_grid": 401, "n_starts": 16, "n_lines": 2, "n_gains": 10},
     "04_bifurcations": {"n_b": 201, "n_sequences": 200, "n_plane": 200, "n_sequences2": 16},
+    "05_clipping": {},
+    "06_omega": {},
 }
 
 
