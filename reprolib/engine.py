@@ -520,6 +520,7 @@ class Engine:
     def save(self, path) -> None:
         """Write a checkpoint atomically (write to a temporary file, then rename)."""
         tmp = f"{path}.tmp"
+        os.makedirs(os.path.dirname(os.path.abspath(tmp)), exist_ok=True)
         torch.save(self.state_dict(), tmp)
         os.replace(tmp, path)
 
