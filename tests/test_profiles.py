@@ -19,8 +19,10 @@ PAPER_SMOKE_OVERRIDES = {
     "02_nonlinear_bound": {"n_rho": 4, "n_networks": 2, "n_s": 3, "n_nn_networks": 2, "n_scales": 4, "n_sat_networks": 1},
     "03_geometry": {"n_grid": 401, "n_starts": 16, "n_lines": 2, "n_gains": 10},
     "04_bifurcations": {"n_b": 201, "n_sequences": 200, "n_plane": 200, "n_sequences2": 16},
-    "05_clipping": {},
-    "06_omega": {},
+    "05_clipping": {"updates": 400, "sample_every": 100, "window": 100, "zoom": 200, "n_test": 1000, "n_gains": 4,
+                    "n_path": 6},
+    "06_omega": {"n_grad_seeds": 1, "grad_updates": 300, "n_cmp_seeds": 1, "max_updates": 1000, "l2_lambdas": [0.0, 0.05],
+                 "n_l2_seeds": 1, "l2_updates": 500},
 }
 
 
