@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -369,6 +370,7 @@ class Result:
     log: dict = field(default_factory=dict)
     evals: dict = field(default_factory=dict)
     updates: int = 0
+    seconds: float = 0.0  # time spent in train(), summed over resumed sessions
 
 
 class Engine:
@@ -426,6 +428,7 @@ class Engine:
         self.solved_at = [None] * len(self.runs)
         self.error = [None] * len(self.runs)
         self.updates = 0
+        self.train_seconds = 0.0  # time spent in train(), summed over resumed sessions
         self.log = {k: [] for k in ("update", "run", "loss", "omega", "norm", "clipped", "fallback", "rho")}
         self.evals = {k: [] for k in ("update", "run", "error")}
 
@@ -504,13 +507,14 @@ class Engine:
         return {"P": {n: t.cpu() for n, t in self.P.items()}, "active": self.active, "final": self.final,
                 "solved_at": self.solved_at, "error": self.error, "updates": self.updates,
                 "gens": [g.get_state() for g in self.gens], "eval_gens": [g.get_state() for g in self.eval_gens],
-                "log": self.log, "evals": self.evals, "seeds": [r.seed for r in self.runs]}
+                "log": self.log, "evals": self.evals, "seeds": [r.seed for r in self.runs],
+                "train_seconds": self.train_seconds}
 
     def load_state_dict(self, state: dict) -> None:
         if state["seeds"] != [r.seed for r in self.runs]:
             raise ValueError("the checkpoint was written for other runs (seeds differ)")
         self.P = {n: t.to(self.device) for n, t in state["P"].items()}
-        for k in ("active", "final", "solved_at", "error", "updates", "log", "evals"):
+        for k in ("active", "final", "solved_at", "error", "updates", "log", "evals", "train_seconds"):
             setattr(self, k, state[k])
         for g, s in zip(self.gens, state["gens"]):
             g.set_state(s)
@@ -544,6 +548,7 @@ class Engine:
             raise ValueError(f"criterion must be one of {tasks.CRITERIA}, got {criterion!r}")
         if checkpoint is not None and os.path.exists(checkpoint):
             self.load_state_dict(torch.load(checkpoint, weights_only=False))
+        start = time.perf_counter() - self.train_seconds
         bar = tqdm(total=max_updates, initial=self.updates, disable=not progress, desc=f"{self.task.name}, {len(self.runs)} runs")
         bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
         while self.active and self.updates < max_updates:
@@ -566,10 +571,13 @@ class Engine:
                     self._retire(keep)
                 bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
             if checkpoint is not None and self.updates % checkpoint_every == 0:
+                self.train_seconds = time.perf_counter() - start
                 self.save(checkpoint)
         bar.close()
         if self.active:
             self._retire([False] * len(self.active))
+        self.train_seconds = time.perf_counter() - start
         if checkpoint is not None:
             self.save(checkpoint)
-        return Result(list(self.solved_at), list(self.error), list(self.final), self.log, self.evals, self.updates)
+        return Result(list(self.solved_at), list(self.error), list(self.final), self.log, self.evals, self.updates,
+                      self.train_seconds)

@@ -39,7 +39,8 @@ def test_the_command_writes_rows_and_provenance_and_resumes(tmp_path):
     prov = first["provenance"]
     assert prov["profile"] == "ci" and prov["settings"] == s and prov["command"].endswith("fig7 --profile ci --out "
                                                                                        f"{out} --no-progress")
-    assert len(prov["git_commit"]) in (40, len("unknown")) and prov["torch"] and prov["wall_seconds"] >= 0
+    assert len(prov["git_commit"]) in (40, len("unknown")) and prov["torch"] and prov["wall_seconds_last_invocation"] >= 0
+    assert prov["train_seconds_total"] > 0
     # MSGD and MSGD-C with the same seed start from the same network and data; all runs are recorded
     assert {r["method"] for r in first["runs"]} == set(s["methods"])
     # a second call finds the finished checkpoints and returns the same outcomes
