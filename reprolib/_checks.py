@@ -58,6 +58,16 @@ def finite_float(name: str, v) -> float:
     return v
 
 
+def dtype_device(dtype, device) -> torch.device:
+    """Check that ``dtype`` is a floating-point torch.dtype and ``device`` names a device; return it."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device is not a valid torch device: {device!r}") from e
+
+
 def generator(name: str, g) -> torch.Generator:
     """Check that ``g`` is an explicit torch.Generator."""
     if not isinstance(g, torch.Generator):

@@ -280,20 +280,13 @@ def omega_terms(Delta, Z, G, S, mask, form: str, norms: str, reduction: str = "m
     else:
         v, w = G * mask.to(G.dtype)[:, :, None, None], Z
     num, den = torch.linalg.vector_norm(w, dim=-1) ** 2, torch.linalg.vector_norm(v, dim=-1) ** 2  # [R, T, B]
-    included = den >= bound
-    safe = torch.where(included, den, torch.ones_like(den))
-    q = torch.where(included, num / safe, torch.ones_like(num))
-    r = q if norms == "squared" else torch.sqrt(q)
+    r, included, safe = omega.ratios(num, den, norms, bound)
     BZ = included.sum((1, 2)).to(Delta.dtype) if reduction == "mean" else torch.full((R,), float(B), dtype=Delta.dtype, device=Delta.device)
     BZ = torch.where(BZ > 0, BZ, torch.ones_like(BZ))  # nothing included: Ω = 0, gradient 0
     value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((1, 2)) / BZ
     if not with_grad:
         return value, None
-    if norms == "squared":
-        coef = 4 * (r - 1) / safe
-    else:
-        coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe), torch.zeros_like(r))
-    coef = torch.where(included, coef, torch.zeros_like(coef)) / BZ[:, None, None]
+    coef = omega.grad_coefficients(r, safe, included, norms) / BZ[:, None, None]
     L = torch.mul(Delta, coef[..., None], out=ws.get("L", (R, T, B, N), Z)).reshape(R, T * B, N)
     Rt = (w.mul_(Sk) if form == "x" else Z).reshape(R, T * B, N)
     return value, torch.bmm(L.transpose(1, 2), Rt)

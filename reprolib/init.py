@@ -82,12 +82,7 @@ def _check_args(n_in, n_hidden, n_out, generator, dtype, device, min_hidden=1) -
     _checks.positive_int("n_hidden", n_hidden, minimum=min_hidden)
     _checks.positive_int("n_out", n_out)
     _checks.generator("generator", generator)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device is not a valid torch device: {device!r}") from e
+    return _checks.dtype_device(dtype, device)
 
 
 def _normal(std, shape, generator) -> torch.Tensor:

@@ -140,14 +140,30 @@ def _factors(W_rec, xs, dE, sigma, form):
     return v, w, L, w
 
 
+def ratios(num: torch.Tensor, den: torch.Tensor, norms: str = "squared", bound: float = BOUND):
+    """r = num/den (``"squared"``) or √(num/den) (``"plain"``) from the squared norms num, den,
+    with r := 1 where den < bound. Returns ``(r, included, safe_den)``, safe_den = 1 where excluded
+    (no 0/0, in the value or in autograd). Shared with the batched engine."""
+    included = den >= bound
+    safe_den = torch.where(included, den, torch.ones_like(den))
+    q = torch.where(included, num / safe_den, torch.ones_like(num))
+    return (q if norms == "squared" else torch.sqrt(q)), included, safe_den
+
+
+def grad_coefficients(r: torch.Tensor, safe_den: torch.Tensor, included: torch.Tensor, norms: str = "squared") -> torch.Tensor:
+    """c with ∂⁺(r − 1)²/∂W_rec = c · Lᵀ R, given ∂num/∂W_rec = 2 Lᵀ R (see :func:`omega_grad`);
+    0 on excluded terms. Shared with the batched engine."""
+    if norms == "squared":
+        coef = 4 * (r - 1) / safe_den
+    else:
+        coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe_den), torch.zeros_like(r))
+    return torch.where(included, coef, torch.zeros_like(coef))
+
+
 def _terms(W_rec, xs, dE, sigma, form, norms, bound):
     """The factors of ``_factors`` and the ratios r ([T, B]), with r := 1 where den < bound."""
     v, w, L, R = _factors(W_rec, xs, dE, sigma, form)
-    num, den = (w**2).sum(-1), (v**2).sum(-1)
-    included = den >= bound
-    safe_den = torch.where(included, den, torch.ones_like(den))  # no 0/0, in the value or in autograd
-    q = torch.where(included, num / safe_den, torch.ones_like(num))
-    r = q if norms == "squared" else torch.sqrt(q)
+    r, included, safe_den = ratios((w**2).sum(-1), (v**2).sum(-1), norms, bound)
     return L, R, safe_den, r, included
 
 
@@ -224,11 +240,7 @@ def omega_grad(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: s
     _check(W_rec, xs, dE, sigma, form, norms, reduction, bound)
     W_rec, xs, dE = W_rec.detach(), xs.detach(), dE.detach()
     L, R, safe_den, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound)
-    if norms == "squared":
-        coef = 4 * (r - 1) / safe_den
-    else:
-        coef = torch.where(r > 0, 2 * (r - 1) / (torch.where(r > 0, r, torch.ones_like(r)) * safe_den), torch.zeros_like(r))
-    coef = torch.where(included, coef, torch.zeros_like(coef))
+    coef = grad_coefficients(r, safe_den, included, norms)
     BZ = _normaliser(included, reduction, r.dtype)
     if BZ == 0:  # nothing included: Ω = 0 and so is its gradient
         return torch.zeros_like(W_rec)

@@ -61,20 +61,11 @@ def _check_variant(variant) -> str:
     return variant
 
 
-def _check_dtype_device(dtype, device) -> torch.device:
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device is not a valid torch device: {device!r}") from e
-
-
 def _check_common(batch_size, generator, variant, dtype, device) -> torch.device:
     _checks.positive_int("batch_size", batch_size)
     _checks.generator("generator", generator)
     _check_variant(variant)
-    return _check_dtype_device(dtype, device)
+    return _checks.dtype_device(dtype, device)
 
 
 def _is_int(n) -> bool:
