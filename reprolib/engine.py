@@ -455,14 +455,18 @@ class Engine:
 
     # ------------------------------------------------------------------ test
     @torch.no_grad()
-    def evaluate(self, n_test: int = tasks.N_TEST) -> torch.Tensor:
+    def evaluate(self, n_test: int = tasks.N_TEST, length=None) -> torch.Tensor:
         """The number of wrong sequences out of ``n_test`` fresh ones, for each active run
-        (chunks of 1,000, each with its own length drawn from ``eval_length``)."""
+        (chunks of 1,000, each with its own length drawn from ``length``, default ``eval_length``)."""
         _checks.positive_int("n_test", n_test)
+        if length is None:
+            length = self.eval_length
+        else:
+            tasks.sample_length(length, torch.Generator(), "paper", self.task.min_length)
         ids = self.active
         wrong = torch.zeros(len(ids), dtype=torch.long)
         for start in range(0, n_test, EVAL_CHUNK):
-            batch = self._batch(ids, self.eval_gens, min(EVAL_CHUNK, n_test - start), self.eval_length)
+            batch = self._batch(ids, self.eval_gens, min(EVAL_CHUNK, n_test - start), length)
             H = forward(self.P, batch, self.sigma, self.eval_workspace)
             for i in range(len(ids)):
                 wrong[i] += int(tasks.wrong(self.task, *self._outputs(H, batch, i)).sum())
@@ -476,6 +480,22 @@ class Engine:
             return H[i, 1:][real] @ W_out.T + b_out, batch.y[i][real]
         out = H[i, -1] @ W_out.T + b_out
         return (out[:, 0] if self.task.head == "last_linear" else out), batch.y[i]
+
+    def load_params(self, params: list) -> None:
+        """Give every run the parameters ``params[r]`` (a dict of tensors per run, as in
+        :attr:`Result.params`) and make all runs active again, e.g. to test trained networks
+        at other lengths with :meth:`evaluate`."""
+        if not isinstance(params, (list, tuple)) or len(params) != len(self.runs):
+            raise ValueError(f"params must be a list of {len(self.runs)} parameter dicts (one per run)")
+        for r, p in enumerate(params):
+            if not isinstance(p, dict) or set(p) != set(NAMES):
+                raise ValueError(f"params[{r}] must be a dict with the keys {NAMES}")
+            for n in NAMES:
+                if p[n].shape != self.P[n].shape[1:]:
+                    raise ValueError(f"params[{r}][{n!r}] must have shape {tuple(self.P[n].shape[1:])}, "
+                                     f"got {tuple(p[n].shape)}")
+        self.P = {n: torch.stack([p[n] for p in params]).to(self.device, self.dtype) for n in NAMES}
+        self.active = list(range(len(self.runs)))
 
     # ------------------------------------------------------------------ bookkeeping
     def _retire(self, keep: list[bool]) -> None:

@@ -1,6 +1,7 @@
 """Long synthetic experiments, run by a command, with their results committed under ``results/``.
 
     python -m reprolib.experiments fig7 --profile cpu [--out results/fig7_cpu.json]
+    python -m reprolib.experiments tables --profile cpu [--out results/tables_cpu.json]
 
 The settings of each profile live in ``params/experiments/<experiment>.yaml`` (``ci``:
 seconds, a smoke test; ``cpu``: at most 3 hours on 2 cores; ``paper``: the papers' budget).
@@ -31,11 +32,25 @@ from . import _checks
 from .engine import Engine, Run
 from .profiles import ROOT
 
-EXPERIMENTS = ("fig7",)
+EXPERIMENTS = ("fig7", "tables")
 PROFILES = ("ci", "cpu", "paper")
 RESULTS = ROOT / "results"
 #: the three methods of Fig. 7: plain SGD, with norm clipping, with clipping and Ω
 METHODS = ("MSGD", "MSGD-C", "MSGD-CR")
+#: the supplement's Tables 1-5 (error in % of 10,000 test sequences, by test length T) and the
+#: temporal-order claim of supp. §3.1.1 ("in all cases 0 sequences were misclassified"), as printed
+PAPER_TABLES = {
+    "temporal_order": {T: 0.0 for T in (50, 100, 150, 200, 250, 500, 1000, 2000, 3000, 5000)},
+    "addition": dict(zip((50, 100, 150, 200, 250, 300, 350, 400, 600), (.08, .01, .01, 0, 0, .02, .01, .04, .52))),
+    "multiplication": dict(zip((50, 100, 150, 200, 250, 300, 350, 400, 600),
+                               (.55, .04, .04, .04, .08, .26, .28, .73, 2.11))),
+    "temporal_order_3bit": dict(zip((50, 100, 150, 200, 250, 300, 350, 400, 600),
+                                    (0, .01, 0, .06, .01, 0, 2.75, 14.13, 24.81))),
+    "random_permutation": dict(zip((50, 100, 150, 200, 250, 300, 350, 400, 600),
+                                   (.04, .01, .02, .03, .02, 0, .03, .02, .04))),
+    "memorization": {50: 0.0, 100: 0.0, 150: 0.0, 200: 0.0},
+    "memorization_extended": {50: .844, 100: .724, 150: .75, 200: .77},
+}
 
 
 def settings(experiment: str, profile: str) -> dict:
@@ -80,18 +95,119 @@ def fig7(s: dict, checkpoints: Path | None = None, progress: bool = True) -> lis
     return rows
 
 
-def provenance(command: list[str], profile: str, s: dict, seconds: float) -> dict:
-    """Where a results file comes from."""
+#: the keys of one model of :func:`tables`
+MODEL_KEYS = {"table", "task", "init", "n_hidden", "lr", "clip", "alpha", "train", "criterion", "test"}
+
+
+def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
+    """Train the models of the supplement's Tables 1-5 and test them at other lengths; one row per run.
+
+    Each entry of ``s["models"]`` trains ``s["seeds"]`` runs of one task (MSGD-C, or MSGD-CR when
+    its ``alpha`` > 0) on lengths ``train`` (an int or a ``[min, max]`` range drawn per minibatch)
+    until the test ``criterion`` is met, then tests every run's final network on ``n_test`` fresh
+    sequences of each length in ``test``.
+    """
+    rows = []
+    for i, m in enumerate(s["models"]):
+        if not isinstance(m, dict) or set(m) != MODEL_KEYS:
+            raise ValueError(f"models[{i}] must be a mapping with the keys {sorted(MODEL_KEYS)}, got {m!r}")
+        if not (isinstance(m["test"], list) and m["test"]):
+            raise ValueError(f"models[{i}]['test'] must be a non-empty list of lengths, got {m['test']!r}")
+        tag = hashlib.sha1(json.dumps([m, {k: v for k, v in s.items() if k != "models"}], sort_keys=True)
+                           .encode()).hexdigest()[:10]
+        train = tuple(m["train"]) if isinstance(m["train"], list) else m["train"]
+        runs = [Run(seed=seed, lr=m["lr"], clip=m["clip"], alpha=m["alpha"]) for seed in range(s["seeds"])]
+        make = lambda: Engine(m["task"], runs, init=m["init"], n_hidden=m["n_hidden"],  # noqa: E731
+                              batch_size=s["batch_size"], length=train, omega_form=s["omega_form"], device=s["device"])
+        eng = make()
+        name = f"{m['task']}_T{'-'.join(map(str, m['train'])) if isinstance(train, tuple) else train}"
+        ckpt = None if checkpoints is None else checkpoints / f"tables_{name}_{tag}.pt"
+        res = eng.train(s["max_updates"], check_every=s["check_every"], n_test=s["n_test"], criterion=m["criterion"],
+                        log_every=s["check_every"], checkpoint=ckpt, checkpoint_every=s["check_every"], progress=progress)
+        tester = make()  # fresh test generators: the tables' sequences are not those seen in training
+        tester.load_params(res.params)
+        test = {T: [w / s["n_test"] for w in tester.evaluate(s["n_test"], length=T).tolist()] for T in m["test"]}
+        for i, run in enumerate(runs):
+            rows.append({"table": m["table"], "task": m["task"], "init": m["init"], "n_hidden": m["n_hidden"],
+                         "train": m["train"], "seed": run.seed, "solved": res.solved_at[i] is not None,
+                         "updates": res.solved_at[i], "error": res.error[i],
+                         "test": {str(T): errs[i] for T, errs in test.items()}, "engine_seconds": round(res.seconds, 1)})
+    return rows
+
+
+def results_path(experiment: str, profile: str) -> Path:
+    """Where the command writes ``experiment`` at ``profile``: ``results/<experiment>_<profile>.json``."""
+    settings(experiment, profile)  # validates both names
+    return RESULTS / f"{experiment}_{profile}.json"
+
+
+def load_results(experiment: str, profile: str) -> dict | None:
+    """The committed results of ``experiment`` at ``profile`` (``{"provenance", "runs"}``), or
+    ``None`` when the command has not been run (no file)."""
+    path = results_path(experiment, profile)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def success_rates(rows: list[dict]) -> dict:
+    """Fig. 7's points from the rows of :func:`fig7`: ``{(init, T, method): {"solved", "runs",
+    "rate", "median_updates"}}`` (the median over the solved runs, ``None`` if none solved)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["init"], r["T"], r["method"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        done = sorted(r["updates"] for r in rs if r["solved"])
+        median = None if not done else (done[(len(done) - 1) // 2] + done[len(done) // 2]) / 2
+        out[key] = {"solved": len(done), "runs": len(rs), "rate": len(done) / len(rs), "median_updates": median}
+    return out
+
+
+def table_rows(rows: list[dict]) -> list[dict]:
+    """Our version of each of the supplement's tables from the rows of :func:`tables`, one entry
+    per trained model group ``(task, train)``:
+
+    * Tables 0-4 show "the same trained model": the solved run with the lowest seed, or, if no
+      run was solved, the run with the lowest mean test error (``solved`` False);
+    * Table 5 is the average over the seeds (supp. Table 5), ``solved`` counting the runs.
+
+    Each entry: ``{"table", "task", "train", "seed", "solved", "runs", "test": {T: error %}}``.
+    """
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["table"], r["task"], json.dumps(r["train"])), []).append(r)
+    out = []
+    for (table, task, _), rs in groups.items():
+        lengths = sorted(rs[0]["test"], key=int)
+        if table == 5:
+            test = {int(T): 100 * sum(r["test"][T] for r in rs) / len(rs) for T in lengths}
+            out.append({"table": table, "task": task, "train": rs[0]["train"], "seed": None,
+                        "solved": sum(r["solved"] for r in rs), "runs": len(rs), "test": test})
+            continue
+        solved = [r for r in rs if r["solved"]]
+        best = min(solved, key=lambda r: r["seed"]) if solved else \
+            min(rs, key=lambda r: (sum(r["test"].values()) / len(r["test"]), r["seed"]))
+        out.append({"table": table, "task": task, "train": best["train"], "seed": best["seed"],
+                    "solved": best["solved"], "runs": len(rs), "test": {int(T): 100 * best["test"][T] for T in lengths}})
+    return out
+
+
+def git_state() -> dict:
+    """The commit of the checkout and whether tracked files differ from it (taken when a run starts)."""
     def git(*args):
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return "unknown"
 
+    return {"git_commit": git("rev-parse", "HEAD"),
+            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def provenance(command: list[str], profile: str, s: dict, seconds: float, git: dict | None = None) -> dict:
+    """Where a results file comes from (``git``: :func:`git_state` at the start of the run)."""
     import numpy
 
-    return {"command": " ".join(command), "profile": profile, "settings": s, "git_commit": git("rev-parse", "HEAD"),
-            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+    return {"command": " ".join(command), "profile": profile, "settings": s, **(git or git_state()),
             "python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "machine": f"{platform.machine()}, {platform.system()}, {os.cpu_count()} CPUs, "
                        f"CUDA available: {torch.cuda.is_available()}",
@@ -117,12 +233,14 @@ def main(argv=None) -> int:
     s = settings(args.experiment, args.profile)
     torch.set_num_threads(s["threads"] or torch.get_num_threads())
     out = Path(args.out) if args.out else RESULTS / f"{args.experiment}_{args.profile}.json"
-    start = time.perf_counter()
-    rows = fig7(s, checkpoints=out.parent / "checkpoints" / out.stem, progress=not args.no_progress)
+    start, git = time.perf_counter(), git_state()
+    run = {"fig7": fig7, "tables": tables}[args.experiment]
+    rows = run(s, checkpoints=out.parent / "checkpoints" / out.stem, progress=not args.no_progress)
     command = ["python", "-m", "reprolib.experiments", *(argv if argv is not None else sys.argv[1:])]
-    prov = provenance(command, args.profile, s, time.perf_counter() - start)
+    prov = provenance(command, args.profile, s, time.perf_counter() - start, git)
     # training time summed over the engines and over resumed invocations (checkpoints keep it)
-    prov["train_seconds_total"] = round(sum({(r["init"], r["T"]): r["engine_seconds"] for r in rows}.values()), 1)
+    engines = {(r.get("init"), r.get("T"), r.get("task"), str(r.get("train"))): r["engine_seconds"] for r in rows}
+    prov["train_seconds_total"] = round(sum(engines.values()), 1)
     write_json(out, {"provenance": prov, "runs": rows})
     print(f"wrote {out} ({len(rows)} runs, {time.perf_counter() - start:.0f} s)")
     return 0

@@ -197,3 +197,38 @@ def test_paper_sizes_run_one_update_on_the_cpu():
                  batch_size=20, length=200, device="cpu")
     step = eng.step()
     assert torch.isfinite(step.loss).all() and step.loss.item() == pytest.approx(math.log(4), rel=0.1)
+
+
+@pytest.mark.parametrize("task,init_name", [("temporal_order", "smart_tanh"), ("addition", "basic_tanh"),
+                                            ("memorization", "sigmoid")])
+def test_trained_networks_tested_at_another_length_equal_the_readable_route(task, init_name):
+    """load_params + evaluate(length=T) count the same wrong sequences as reprolib.rnn + tasks.wrong
+    on the same test sequences (the engine's test generators, replayed)."""
+    runs = [Run(seed=3, lr=0.1, clip=1.0), Run(seed=4, lr=0.1, clip=1.0, alpha=1.0)]
+    make = lambda: Engine(task, runs, init=init_name, n_hidden=16, batch_size=10, length=(10, 14), device="cpu",  # noqa: E731
+                          dtype=D)
+    res = make().train(30, check_every=30, n_test=100, progress=False)
+    tester = make()
+    tester.load_params(res.params)
+    states = [g.get_state() for g in tester.eval_gens]
+    wrong = tester.evaluate(1500, length=25)  # two chunks: 1000 + 500
+    t = tasks.get_task(task)
+    for r, p in enumerate(res.params):
+        gen, expected = torch.Generator(), 0
+        gen.set_state(states[r])
+        sigma = "sigmoid" if init_name == "sigmoid" else "tanh"
+        rnn = init.Params(*(p[n] for n in engine.NAMES), sigma).rnn()
+        for n in (1000, 500):
+            u, y = t.generate(n, 25, gen, dtype=D)
+            hs = (torch.sigmoid if sigma == "sigmoid" else torch.tanh)(rnn.unroll(u, torch.full((16,), X0[sigma], dtype=D)))
+            out = (hs[1:] if t.head == "every_softmax" else hs[-1]) @ p["W_out"].T + p["b_out"]
+            expected += int(tasks.wrong(t, out[..., 0] if t.head == "last_linear" else out, y).sum())
+        assert wrong[r].item() == expected
+    if t.head != "every_softmax":  # (30 updates leave every memorization sequence wrong)
+        assert 0 < wrong.sum() < 3000  # neither all right nor all wrong: the counts are informative
+    with pytest.raises(ValueError, match="params"):
+        tester.load_params(res.params[:1])
+    with pytest.raises(ValueError, match="W_rec"):
+        tester.load_params([{**p, "W_rec": p["W_rec"][:2]} for p in res.params])
+    with pytest.raises(ValueError, match="length"):
+        tester.evaluate(10, length=0)

@@ -48,3 +48,74 @@ def test_the_command_writes_rows_and_provenance_and_resumes(tmp_path):
     again = json.loads(out.read_text())
     strip = lambda rows: [{k: v for k, v in r.items() if k != "engine_seconds"} for r in rows]  # noqa: E731
     assert strip(again["runs"]) == strip(first["runs"])
+
+
+def test_tables_profiles_follow_the_supplement():
+    paper = experiments.settings("tables", "paper")
+    by_task = {}
+    for m in paper["models"]:
+        assert set(m) == experiments.MODEL_KEYS
+        by_task.setdefault(m["task"], []).append(m)
+    assert set(by_task) == set(experiments.PAPER_TABLES)
+    add = by_task["addition"][0]  # supp. §3.1.2
+    assert (add["init"], add["n_hidden"], add["lr"], add["alpha"], add["train"]) == ("basic_tanh", 50, 0.01, 0.5, [50, 200])
+    perm = by_task["random_permutation"][0]  # supp. §3.1.5
+    assert (perm["n_hidden"], perm["lr"], perm["alpha"], perm["clip"]) == (100, 0.001, 1.0, 6.0)
+    # Table 5: one model per length, original and extended task; the paper's test lengths are its tables' columns
+    assert [m["train"] for m in by_task["memorization_extended"]] == [50, 100, 150, 200]
+    for task, ms in by_task.items():
+        assert sorted(T for m in ms for T in m["test"]) == sorted(experiments.PAPER_TABLES[task])
+    for profile in ("ci", "cpu"):
+        s = experiments.settings("tables", profile)
+        assert set(s) == set(paper)
+        assert {m["task"] for m in s["models"]} == set(by_task)
+        for m in s["models"]:  # hyper-parameters as in the paper; only lengths shrink
+            ref = by_task[m["task"]][0]
+            assert {k: m[k] for k in ("init", "n_hidden", "lr", "clip", "alpha", "criterion")} == \
+                {k: ref[k] for k in ("init", "n_hidden", "lr", "clip", "alpha", "criterion")}
+
+
+def test_tables_rows_hold_every_test_length_and_bad_models_are_refused(tmp_path):
+    s = experiments.settings("tables", "ci")
+    s = {**s, "max_updates": 20, "check_every": 10, "n_test": 100, "models": s["models"][:1] + s["models"][-1:]}
+    rows = experiments.tables(s, progress=False)
+    assert len(rows) == 2 * s["seeds"]
+    for r, m in zip(rows, s["models"]):
+        assert r["task"] == m["task"] and set(r["test"]) == {str(T) for T in m["test"]}
+        # error rates out of n_test = 100 sequences: multiples of 1 %
+        assert all(0 <= e <= 1 and round(100 * e, 9) == round(100 * e) for e in r["test"].values())
+    with pytest.raises(ValueError, match=r"models\[0\]"):
+        experiments.tables({**s, "models": [{**s["models"][0], "momentum": 0.9}]}, progress=False)
+    with pytest.raises(ValueError, match="test"):
+        experiments.tables({**s, "models": [{**s["models"][0], "test": []}]}, progress=False)
+
+
+def test_success_rates_count_runs_and_take_the_median_over_solved_runs():
+    row = lambda m, seed, upd: {"init": "sigmoid", "T": 16, "method": m, "seed": seed,  # noqa: E731
+                                "solved": upd is not None, "updates": upd}
+    rows = [row("MSGD", 0, None), row("MSGD", 1, 3000), row("MSGD-C", 0, 1000), row("MSGD-C", 1, 4000),
+            row("MSGD-C", 2, 2000), row("MSGD-CR", 0, None)]
+    r = experiments.success_rates(rows)
+    assert r[("sigmoid", 16, "MSGD")] == {"solved": 1, "runs": 2, "rate": 0.5, "median_updates": 3000}
+    assert r[("sigmoid", 16, "MSGD-C")] == {"solved": 3, "runs": 3, "rate": 1.0, "median_updates": 2000}
+    assert r[("sigmoid", 16, "MSGD-CR")]["median_updates"] is None and r[("sigmoid", 16, "MSGD-CR")]["rate"] == 0
+    assert experiments.success_rates(rows[2:4])[("sigmoid", 16, "MSGD-C")]["median_updates"] == 2500
+
+
+def test_table_rows_pick_the_first_solved_model_or_average_table_5():
+    row = lambda table, task, seed, solved, errs: {"table": table, "task": task, "train": [50, 200], "seed": seed,  # noqa: E731
+                                                   "solved": solved, "test": dict(zip(("50", "100"), errs))}
+    rows = [row(1, "addition", 0, False, (0.1, 0.2)), row(1, "addition", 1, True, (0.001, 0.002)),
+            row(1, "addition", 2, True, (0.0, 0.0)),
+            row(3, "temporal_order_3bit", 0, False, (0.5, 0.5)), row(3, "temporal_order_3bit", 1, False, (0.2, 0.4)),
+            row(5, "memorization", 0, True, (0.0, 0.01)), row(5, "memorization", 1, False, (0.02, 0.03))]
+    add, order3, mem = experiments.table_rows(rows)
+    assert (add["seed"], add["solved"], add["runs"]) == (1, True, 3) and add["test"] == pytest.approx({50: 0.1, 100: 0.2})
+    assert (order3["seed"], order3["solved"]) == (1, False)  # none solved: the lowest mean error
+    assert mem["solved"] == 1 and mem["test"] == pytest.approx({50: 1.0, 100: 2.0})  # % averaged over seeds
+
+
+def test_load_results_is_none_without_a_file_and_names_are_checked():
+    assert experiments.results_path("tables", "paper").name == "tables_paper.json"
+    with pytest.raises(ValueError, match="experiment"):
+        experiments.load_results("fig9", "cpu")
