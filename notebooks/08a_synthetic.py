@@ -161,8 +161,9 @@ plot_fig7(cpu_rates, cpu_s, "8a.1", f"committed `{committed}` run: `results/fig7
 # does not count as a check.
 
 # %%
-def compare(rates, settings):
-    """The paper's claims about Fig. 7, measured on one run's success rates."""
+def compare(rows, settings):
+    """The paper's claims about Fig. 7, measured on the rows of one run."""
+    rates = experiments.success_rates(rows)
     inits, methods = settings["inits"], settings["methods"]
     pairs = [(i, T) for i, Ts in inits.items() for T in Ts]
     rate = lambda i, T, m: rates[(i, T, m)]["rate"]  # noqa: E731
@@ -173,6 +174,11 @@ def compare(rates, settings):
         ge = sum(rate(i, T, a) >= rate(i, T, b) for i, T in pairs)
         gt = sum(rate(i, T, a) > rate(i, T, b) for i, T in pairs)
         print(f"{a} solves at least as many runs as {b} at {ge} of {len(pairs)} (init, T) points, more at {gt}")
+    if {"MSGD", "MSGD-C"} <= set(methods):  # same seed: same network and data; if clipping never acts, the same run
+        end = {(r["init"], r["T"], r["method"], r["seed"]): (r["updates"], r["error"]) for r in rows}
+        same = sum(end[(i, T, "MSGD", s)] == end[(i, T, "MSGD-C", s)] for i, T in pairs for s in range(settings["seeds"]))
+        print(f"MSGD and MSGD-C runs of the same seed with identical outcomes (updates, test error): {same} of "
+              f"{len(pairs) * settings['seeds']}")
     longest = {m: {i: max([T for T in Ts if rate(i, T, m) > 0], default=None) for i, Ts in inits.items()} for m in methods}
     for m in methods:
         print(f"longest T with a success, {m}: " + ", ".join(f"{INIT_NAMES[i]} {longest[m][i]}" for i in inits))
@@ -187,7 +193,7 @@ def compare(rates, settings):
     return total, longest
 
 
-cpu_total, cpu_longest = compare(cpu_rates, cpu_s)
+cpu_total, cpu_longest = compare(fig7_cpu["runs"], cpu_s)
 
 # %% [markdown]
 # ## 8a.3 Figure 7, live
