@@ -28,11 +28,19 @@ Jacobian ¼W_hh + ½I; away from h = 0 they are different networks.
 **The projection.** Training keeps σ₁(W_hh) ≤ 2 − δ (eq. 8, 11) by the Frobenius-nearest
 projection P_δ (Lemma 5, eq. 12–14): :func:`project_spectral_norm` (full SVD) and
 :class:`TruncatedProjection` (eq. 15 with the top singular triplets only, §3.3 and Lemma 6).
+
+**Chapter 7's experiments.** :func:`spectral_radius_J`, :func:`critical_scale` (the exact stability
+boundary along a ray, against Lemma 3's relaxation) and :func:`random_matrices`;
+:func:`train_language_model` (§4.3, Fig. 1: clipping or projection, recording the gradient norm and
+ρ(J) per iteration, and checking Lemma 6 and eq. 15 along the run) with :func:`explosions` and
+:func:`upward_crossings`; :func:`measure_update_costs` (§4.4, Table 3; also run by
+``benchmarks/bench_projection.py``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -588,3 +596,370 @@ class TruncatedProjection:
             # the other singular values are unchanged: each ≤ its bound and ≤ σ_s
             rest = ub[s:].clamp(max=S[-1].item())
             return self._remember(W_out, torch.cat([torch.where(m, torch.full_like(S, c), S), rest]), "truncated")
+
+
+# ----------------------------------------------------------------------------- how conservative is Lemma 3
+def spectral_radius_J(W_hh: torch.Tensor) -> float:
+    """ρ(J) = |λ₁(¼W_hh + ½I)| (Lemma 2), computed in float64 on the CPU."""
+    _check_matrix("W_hh", W_hh)
+    J = jacobian_at_zero(W_hh.detach().to(device="cpu", dtype=torch.float64))
+    return torch.linalg.eigvals(J).abs().max().item()
+
+
+def critical_scale(W: torch.Tensor) -> float:
+    """The largest c such that ρ(¼cW + ½I) ≤ 1: the exact stability boundary along the ray cW.
+
+    For an eigenvalue λ = a + ib of W, |cλ/4 + ½| ≤ 1 ⇔ c²|λ|² + 4ac − 12 ≤ 0, so
+    c ≤ c(λ) = (−2a + √(4a² + 12|λ|²)) / |λ|², and the answer is min over the eigenvalues
+    (``inf`` when W is nilpotent: every eigenvalue 0). Lemma 3's sufficient condition
+    σ₁(cW) < 2 allows only c < 2/σ₁(W) ≤ the returned value; their ratio measures how
+    conservative the relaxation of eq. (8) is along this ray.
+    """
+    _check_matrix("W", W)
+    lam = torch.linalg.eigvals(W.detach().to(device="cpu", dtype=torch.float64))
+    a, m2 = lam.real, lam.abs() ** 2
+    nz = m2 > 0
+    if not nz.any():
+        return math.inf
+    c = (-2 * a[nz] + torch.sqrt(4 * a[nz] ** 2 + 12 * m2[nz])) / m2[nz]
+    return c.min().item()
+
+
+MATRIX_KINDS = ("gaussian", "orthogonal", "symmetric", "triangular", "rank1")
+
+
+def random_matrices(kind: str, count: int, n: int, sigma1, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random n×n float64 matrices of one family, each rescaled to the spectral norm
+    ``sigma1`` (a number, or a tensor of ``count`` numbers): the test matrices of Chapter 7.
+
+    Kinds: ``"gaussian"`` (i.i.d. N(0, 1) entries: non-normal, eigenvalues spread over a disk of
+    radius ≈ σ₁/2), ``"orthogonal"`` (Haar, all singular values equal), ``"symmetric"``
+    ((A + Aᵀ)/2: real eigenvalues, σ₁ = max |λ|), ``"triangular"`` (upper part of a Gaussian:
+    eigenvalues are the diagonal, σ₁ much larger) and ``"rank1"`` (uvᵀ).
+    """
+    if kind not in MATRIX_KINDS:
+        raise ValueError(f"kind must be one of {MATRIX_KINDS}, got {kind!r}")
+    count = _checks.positive_int("count", count)
+    n = _checks.positive_int("n", n)
+    _checks.generator("generator", generator)
+    target = torch.as_tensor(sigma1, dtype=torch.float64).reshape(-1)
+    if target.numel() not in (1, count) or not torch.isfinite(target).all() or (target < 0).any():
+        raise ValueError(f"sigma1 must be a finite number >= 0 or a tensor of {count} such numbers")
+    A = torch.randn(count, n, n, generator=generator, dtype=torch.float64)
+    if kind == "orthogonal":
+        Q, R = torch.linalg.qr(A)
+        A = Q * torch.sign(torch.diagonal(R, dim1=-2, dim2=-1)).unsqueeze(-2)  # Haar: fix the signs
+    elif kind == "symmetric":
+        A = (A + A.transpose(-1, -2)) / 2
+    elif kind == "triangular":
+        A = torch.triu(A)
+    elif kind == "rank1":
+        A = A[:, :, :1] @ A[:, :1, :]
+    return A * (target / torch.linalg.matrix_norm(A, 2)).view(-1, 1, 1)
+
+
+# ----------------------------------------------------------------------------- Fig. 1: training traces
+TRAIN_METHODS = ("clip", "project", "sgd")
+
+
+@dataclass
+class LMTrace:
+    """What :func:`train_language_model` records, one row per iteration τ = 0..iterations−1.
+
+    Attributes:
+        loss: the minibatch cost Σ_t mean_b CE (the cost that is differentiated) ``[I]``.
+        grad_norm: ‖∇_θ C‖ over all parameters, before clipping or projection ``[I]``.
+        grad_norm_W_hh: ‖∇_{W_hh} C‖_F of each layer ``[I, L]``.
+        rho_J, sigma1: ρ(¼W_hh + ½I) and σ₁(W_hh) of each layer at the weights the gradient of
+            iteration τ is computed at; the last row is after the last update ``[I + 1, L]``.
+        lemma6_slack: min_i [σ_i(W^(τ−1)) + |η|‖∇_{W_hh}‖_F − σ_i(Ŵ^(τ))] (Lemma 6 holds when
+            ≥ 0), ``project`` with ``check_projection`` only ``[I, L]`` (else empty).
+        eq15_error: max |P_δ by eq. (15) and the truncated SVD − P_δ by the full SVD| ``[I, L]``.
+        s_bound, s_true: the number of singular values of Ŵ that the Lemma 6 bounds flag above
+            2 − δ (the s of the truncated SVD; 0 when it was skipped) and the true number ``[I, L]``.
+        routes: :attr:`TruncatedProjection.counts` of each layer (``project`` only).
+        stopped_at: the iteration whose cost or gradient was not finite (training stopped
+            there, its row is NaN), or ``None``.
+    """
+
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    grad_norm_W_hh: np.ndarray
+    rho_J: np.ndarray
+    sigma1: np.ndarray
+    lemma6_slack: np.ndarray
+    eq15_error: np.ndarray
+    s_bound: np.ndarray
+    s_true: np.ndarray
+    routes: list
+    stopped_at: int | None
+
+
+def _layer_stats(Ws) -> tuple[list[float], list[float]]:
+    rho = [spectral_radius_J(W) for W in Ws]
+    s1 = [torch.linalg.matrix_norm(W.detach().to(device="cpu", dtype=torch.float64), 2).item() for W in Ws]
+    return rho, s1
+
+
+def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations: int, *, method: str, lr: float,
+                         generator: torch.Generator, threshold: float = 5.0, delta: float = 0.2, seq_len: int = 35,
+                         check_projection: bool = False, progress: bool = False) -> LMTrace:
+    """Train ``model`` by SGD on consecutive BPTT segments of ``data`` and record, at every
+    iteration, the gradient norm and ρ(J) of every W_hh (Kanai §4.3, Fig. 1).
+
+    One iteration τ: the next segment of :func:`reprolib.ptb.bptt_batches` (the state is carried
+    over and detached, as Zaremba et al.), the cost C = Σ_t mean_b CE(logits_t, y_t) (Zaremba's
+    convention: summed over the ``seq_len`` steps, averaged over the batch), its gradient, then
+
+    * ``"clip"``: Algorithm 1 of Pascanu et al. (:func:`reprolib.clipping.clip_by_norm`, all
+      parameters together, ``threshold``) and the SGD step;
+    * ``"project"``: eq. (11): the SGD step, then P_δ of every W_hh by :class:`TruncatedProjection`
+      (eq. 15 with Lemma 6; equal to eq. 12–14). No clipping;
+    * ``"sgd"``: the plain SGD step.
+
+    The model is in training mode (dropout, if any, with masks from ``generator``). If the cost
+    or the gradient norm is not finite, training stops and :attr:`LMTrace.stopped_at` says where.
+
+    Args:
+        model: a :class:`GRULanguageModel` (trained in place).
+        data: token ids ``[n_steps, B]`` from :func:`reprolib.ptb.batchify`.
+        iterations: updates (at most the number of segments of ``data``).
+        method: ``"clip"``, ``"project"`` or ``"sgd"``.
+        lr: the learning rate η > 0.
+        generator: draws the dropout masks (keyword, required).
+        threshold: the clipping threshold (``"clip"``).
+        delta: δ of P_δ (``"project"``).
+        seq_len: BPTT length (35 in §4.1.1).
+        check_projection: (``"project"``) also compute, per iteration and layer, the exact
+            singular values of W^(τ−1) and Ŵ^(τ) (Lemma 6's slack, the true s) and the full-SVD
+            P_δ(Ŵ) (eq. 15's error). Three SVDs per layer and iteration.
+        progress: show a tqdm bar.
+    """
+    from tqdm import tqdm
+
+    from . import clipping, ptb
+
+    if not isinstance(model, GRULanguageModel):
+        raise TypeError(f"model must be a GRULanguageModel, got {type(model).__name__}")
+    iterations = _checks.positive_int("iterations", iterations)
+    if method not in TRAIN_METHODS:
+        raise ValueError(f"method must be one of {TRAIN_METHODS}, got {method!r}")
+    lr = _checks.positive_float("lr", lr)
+    _checks.generator("generator", generator)
+    threshold = _checks.positive_float("threshold", threshold)
+    delta = _check_delta(delta)
+    seq_len = _checks.positive_int("seq_len", seq_len)
+    available = ptb.n_batches(data, seq_len, drop_last=True)  # validates data
+    if iterations > available:
+        raise ValueError(f"iterations must be <= {available}, the number of full segments of data "
+                         f"(seq_len {seq_len}), got {iterations}")
+    Ws = model.recurrent_weights()
+    L, dev = len(Ws), Ws[0].device
+    params = dict(model.named_parameters())
+    W_names = [n for n, p in params.items() if any(p is W for W in Ws)]
+    projections = [TruncatedProjection(delta) for _ in Ws] if method == "project" else []
+    checking = check_projection and method == "project"
+
+    nan = float("nan")
+    loss_t, norm_t = np.full(iterations, nan), np.full(iterations, nan)
+    norm_W = np.full((iterations, L), nan)
+    rho_t, s1_t = np.full((iterations + 1, L), nan), np.full((iterations + 1, L), nan)
+    shape = (iterations, L) if checking else (0, L)
+    slack, err15 = np.full(shape, nan), np.full(shape, nan)
+    s_bound, s_true = np.full(shape, -1, dtype=np.int64), np.full(shape, -1, dtype=np.int64)
+    stopped_at = None
+    model.train()
+    state = None
+    segments = ptb.bptt_batches(data, seq_len, drop_last=True)
+    for tau in tqdm(range(iterations), disable=not progress, desc=f"{method}, {iterations} iterations", mininterval=30):
+        rho_t[tau], s1_t[tau] = _layer_stats(Ws)
+        x, y = (t.to(dev) for t in next(segments))
+        logits, state = model(x, state, generator=generator)
+        state = state.detach()
+        cost = torch.nn.functional.cross_entropy(logits.reshape(-1, model.vocab), y.reshape(-1),
+                                                 reduction="sum") / y.shape[1]
+        model.zero_grad(set_to_none=True)
+        cost.backward()
+        grads = {n: p.grad for n, p in params.items()}
+        norm = clipping.total_norm(grads)
+        loss_t[tau], norm_t[tau] = cost.item(), norm.item()
+        norm_W[tau] = [grads[n].norm().item() for n in W_names]
+        if not (math.isfinite(loss_t[tau]) and math.isfinite(norm_t[tau])):
+            stopped_at = tau
+            loss_t[tau] = norm_t[tau] = nan
+            norm_W[tau] = nan
+            break
+        if method == "clip":
+            grads, _ = clipping.clip_by_norm(grads, threshold)
+        with torch.no_grad():
+            for n, p in params.items():
+                if method == "project" and n in W_names:
+                    continue
+                p -= lr * grads[n]
+            for l, (n, P) in enumerate(zip(W_names, projections)):
+                W = params[n]
+                W_hat = W - lr * grads[n]
+                if checking:
+                    s_prev = torch.linalg.svdvals(W.to(torch.float64))
+                    s_hat = torch.linalg.svdvals(W_hat.to(torch.float64))
+                    slack[tau, l] = (s_prev + lr * norm_W[tau, l] - s_hat).min().item()
+                    s_true[tau, l] = int((s_hat > 2 - delta).sum())
+                W_new = P(W_hat)
+                if checking:
+                    s_bound[tau, l] = P.last_s if P.last_s is not None else -1
+                    full = project_spectral_norm(W_hat.to(torch.float64), delta)
+                    err15[tau, l] = (W_new.to(torch.float64) - full).abs().max().item()
+                W.copy_(W_new)
+    else:
+        rho_t[iterations], s1_t[iterations] = _layer_stats(Ws)
+    return LMTrace(loss_t, norm_t, norm_W, rho_t, s1_t, slack, err15, s_bound, s_true,
+                   [dict(P.counts) for P in projections], stopped_at)
+
+
+def explosions(norms, factor: float = 3.0, window: int = 20) -> np.ndarray:
+    """Indices τ ≥ ``window`` where ``norms[τ]`` exceeds ``factor`` × the median of the
+    ``window`` values before it: a gradient explosion relative to the recent typical norm.
+    NaN entries are never flagged."""
+    x = np.asarray(norms, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"norms must be 1-D, got shape {x.shape}")
+    factor = _checks.positive_float("factor", factor)
+    window = _checks.positive_int("window", window)
+    out = [t for t in range(window, len(x)) if x[t] > factor * np.nanmedian(x[t - window:t])]
+    return np.array(out, dtype=np.int64)
+
+
+def upward_crossings(x, level: float = 1.0) -> np.ndarray:
+    """Indices τ ≥ 1 with ``x[τ − 1] ≤ level < x[τ]``: where a series crosses ``level`` upwards."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D, got shape {x.shape}")
+    level = _checks.finite_float("level", level)
+    return np.flatnonzero((x[:-1] <= level) & (x[1:] > level)) + 1
+
+
+# ----------------------------------------------------------------------------- §4.4, Table 3: cost of one update
+def _timed(fn, reps: int) -> float:
+    """Mean wall time of ``fn()`` in ms over ``reps`` calls, after one warm-up call."""
+    import time
+
+    fn()
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - start) / reps * 1e3
+
+
+def projected_matrix(n: int, delta: float, generator: torch.Generator, top: int = 5,
+                     bulk: tuple[float, float] = (0.1, 1.2)) -> torch.Tensor:
+    """A float32 W_hh as it looks after P_δ during training: ``top`` singular values at
+    2 − δ, the others uniform in ``bulk``, random orthogonal singular vectors (float64 QR)."""
+    n = _checks.positive_int("n", n)
+    c = 2 - _check_delta(delta)
+    _checks.generator("generator", generator)
+    top = _checks.positive_int("top", top, minimum=0)
+    if top > n:
+        raise ValueError(f"top must be <= n = {n}, got {top}")
+    U = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))[0]
+    V = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))[0]
+    s = torch.empty(n, dtype=torch.float64).uniform_(*bulk, generator=generator)
+    s[:top] = c
+    return ((U * s) @ V.T).float()
+
+
+def measure_update_costs(*, generator: torch.Generator, vocab: int = 10_000, n_hidden: int = 650,
+                         n_layers: int = 1, delta: float = 0.2, threshold: float = 5.0, grad_norm: float = 10.0,
+                         reps: int = 20, seq_len: int = 35, batch_size: int = 20,
+                         forward_backward: bool = True) -> list[dict]:
+    """Wall time of one update of each way of taming the gradient, for the language model of
+    Kanai §4.1.1 (CPU, float32; Table 3's setting is δ = 0.2, threshold 5).
+
+    The model's gradients are random numbers of total norm ``grad_norm`` (the paper's average
+    norm is about 10); forward and backward passes are not timed, only the operation that
+    differs between the methods:
+
+    (a) ``torch.nn.utils.clip_grad_norm_`` on all parameters (the baseline);
+    (b) P_δ of every W_hh by a full SVD (:func:`project_spectral_norm`);
+    (c) :class:`TruncatedProjection` in the typical case: W_hh already projected, 5 singular
+        values at 2 − δ (:func:`projected_matrix`), SGD steps of Frobenius norm 0.01;
+    (c2) the same with steps of norm 1 (the Lemma 6 bounds become loose: full SVDs);
+    (c3) the variant ``trigger=2`` with the steps of (c);
+    (d) the plain SGD step on all parameters, for scale;
+    (e) (if ``forward_backward``) one forward and backward pass of the model on random tokens
+        ``[seq_len, batch_size]`` with the cost of :func:`train_language_model`: the rest of an
+        iteration, which turns the per-update costs into per-iteration ratios (Table 3 times
+        whole trainings).
+
+    Returns:
+        one dict per row with ``label``, ``ms`` (mean over ``reps`` calls after a warm-up),
+        ``ratio`` (ms / ms of (a)) and ``note`` (for (c)–(c3): the mean s and the routes taken).
+    """
+    import time
+
+    _checks.generator("generator", generator)
+    vocab = _checks.positive_int("vocab", vocab)
+    n = _checks.positive_int("n_hidden", n_hidden, minimum=2)
+    delta = _check_delta(delta)
+    threshold = _checks.positive_float("threshold", threshold)
+    grad_norm = _checks.positive_float("grad_norm", grad_norm)
+    reps = _checks.positive_int("reps", reps)
+    model = GRULanguageModel(vocab, n, n_layers, generator=generator)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=generator)
+    scale = grad_norm / torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+    for p in params:
+        p.grad.mul_(scale)
+    W_hh = model.recurrent_weights()
+    with torch.no_grad():
+        for W in W_hh:
+            W.copy_(projected_matrix(n, delta, generator, top=min(5, n)))
+    opt = torch.optim.SGD(params, lr=1e-12)  # a negligible lr keeps the weights as they are
+
+    def clip():
+        torch.nn.utils.clip_grad_norm_(params, threshold)
+
+    def full():
+        for W in W_hh:
+            project_spectral_norm(W.detach() - W.grad, delta)
+
+    def truncated(step_norm, trigger):
+        projections = [TruncatedProjection(delta, trigger=trigger) for _ in W_hh]
+        Ws = [P(projected_matrix(n, delta, generator, top=min(5, n))) for P in projections]  # full SVD, exact bounds
+        total, s_values = 0.0, []
+        for k in range(reps + 1):
+            steps = [torch.randn(n, n, generator=generator) for _ in W_hh]
+            W_hats = [W - step_norm * s / s.norm() for W, s in zip(Ws, steps)]  # the SGD step is not timed
+            start = time.perf_counter()
+            Ws = [P(W_hat) for P, W_hat in zip(projections, W_hats)]
+            if k > 0:  # the first is a warm-up
+                total += time.perf_counter() - start
+                s_values += [P.last_s for P in projections]
+        routes = {}
+        for P in projections:
+            for key, v in P.counts.items():
+                if v and key != "full_first":
+                    routes[key] = routes.get(key, 0) + v
+        return total / reps * 1e3, f"mean s {sum(s_values) / len(s_values):.1f}; routes {routes}"
+
+    rows = [("(a) clip_grad_norm_, all parameters", _timed(clip, reps), ""),
+            ("(b) P_delta, full SVD of every W_hh", _timed(full, reps), "")]
+    for label, step_norm, trigger in [("(c) P_delta, truncated SVD, small steps", 0.01, None),
+                                      ("(c2) P_delta, truncated SVD, large steps", 1.0, None),
+                                      ("(c3) trigger = 2 variant, small steps", 0.01, 2.0)]:
+        rows.append((label, *truncated(step_norm, trigger)))
+    rows.append(("(d) SGD step, all parameters", _timed(opt.step, reps), ""))
+    if forward_backward:
+        seq_len = _checks.positive_int("seq_len", seq_len)
+        batch_size = _checks.positive_int("batch_size", batch_size)
+        tokens = torch.randint(vocab, (seq_len + 1, batch_size), generator=generator)
+
+        def fb():
+            logits, _ = model(tokens[:-1])
+            cost = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), tokens[1:].reshape(-1),
+                                                     reduction="sum") / batch_size
+            torch.autograd.grad(cost, params)
+
+        rows.append((f"(e) forward + backward, {seq_len} x {batch_size} tokens", _timed(fb, reps), ""))
+    base = rows[0][1]
+    return [dict(label=label, ms=ms, ratio=ms / base, note=note) for label, ms, note in rows]

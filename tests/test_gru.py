@@ -525,3 +525,146 @@ def test_truncated_projection_checks_its_arguments(gen):
         P(torch.zeros(5, 4, dtype=D))
     P.reset()
     assert P.bounds is None and sum(P.counts.values()) == 0
+
+
+# ----------------------------------------------------------------------------- Chapter 7 helpers
+def test_spectral_radius_J_and_critical_scale(gen):
+    W = torch.randn(7, 7, generator=gen, dtype=D)
+    assert G.spectral_radius_J(W) == pytest.approx(spectral_radius(G.jacobian_at_zero(W)), rel=1e-14)
+    c = G.critical_scale(W)
+    assert G.spectral_radius_J(c * W) == pytest.approx(1.0, abs=1e-12)  # on the boundary
+    assert G.spectral_radius_J(0.999 * c * W) < 1 < G.spectral_radius_J(1.001 * c * W)
+    assert c >= 2 / torch.linalg.matrix_norm(W, 2).item()  # Lemma 3: the relaxed bound is inside
+    I = torch.eye(3, dtype=D)
+    assert G.critical_scale(2 * I) == pytest.approx(1.0) and G.critical_scale(-2 * I) == pytest.approx(3.0)
+    assert G.critical_scale(torch.triu(torch.ones(4, 4, dtype=D), 1)) == math.inf  # nilpotent
+    with pytest.raises(ValueError, match="W"):
+        G.critical_scale(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="W_hh"):
+        G.spectral_radius_J(torch.zeros(3))
+
+
+def test_explosions_and_upward_crossings():
+    x = np.array([1.0, 1.1, 0.9, 1.0, 5.0, 1.0, 1.2, 2.0])
+    assert G.explosions(x, factor=3, window=3).tolist() == [4]
+    assert G.explosions(x, factor=1.5, window=3).tolist() == [4, 7]
+    assert G.explosions(x[:3], window=5).tolist() == []
+    assert G.upward_crossings([0.9, 1.2, 0.8, 1.0, 1.01, 1.3], 1.0).tolist() == [1, 4]
+    with pytest.raises(ValueError, match="norms"):
+        G.explosions(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="factor"):
+        G.explosions(x, factor=0)
+    with pytest.raises(TypeError, match="window"):
+        G.explosions(x, window=2.5)
+    with pytest.raises(ValueError, match="x"):
+        G.upward_crossings(np.ones((2, 2)))
+
+
+def small_lm(seed=0, n=8, vocab=30, dropout=0.0):
+    return G.GRULanguageModel(vocab, n, generator=torch.Generator().manual_seed(seed), dropout=dropout)
+
+
+def lm_data(vocab=30, B=4, steps=200):
+    return torch.randint(vocab, (steps, B), generator=torch.Generator().manual_seed(5))
+
+
+def test_train_language_model_clip_records_the_pre_clip_norm_and_steps_like_algorithm_1():
+    model, data = small_lm(), lm_data()
+    ref = small_lm()
+    tr = G.train_language_model(model, data, 1, method="clip", lr=0.5, threshold=1e-3, seq_len=7,
+                                generator=torch.Generator().manual_seed(1))
+    logits, _ = ref(data[:7])
+    cost = F_ce(logits, data[1:8])
+    grads = torch.autograd.grad(cost, list(ref.parameters()))
+    norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item()
+    assert tr.grad_norm[0] == pytest.approx(norm, rel=1e-5) and tr.loss[0] == pytest.approx(cost.item(), rel=1e-6)
+    with torch.no_grad():
+        for p, q, g in zip(model.parameters(), ref.parameters(), grads):
+            assert torch.allclose(p, q - 0.5 * 1e-3 * g / norm, atol=1e-6)
+    assert tr.rho_J.shape == (2, 1) and tr.rho_J[0, 0] == pytest.approx(G.spectral_radius_J(ref.gru.cells[0].W_hh))
+    assert tr.stopped_at is None and tr.routes == [] and tr.lemma6_slack.shape == (0, 1)
+
+
+def F_ce(logits, y):
+    """Σ_t mean_b CE: Zaremba's cost."""
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum") / y.shape[1]
+
+
+def test_train_language_model_project_keeps_sigma1_and_checks_lemma6_and_eq15():
+    model = small_lm(n=12)
+    with torch.no_grad():
+        model.gru.cells[0].W_hh.mul_(2.5)  # start infeasible: the first update projects
+    tr = G.train_language_model(model, lm_data(), 20, method="project", lr=2.0, delta=0.2, seq_len=5,
+                                generator=torch.Generator().manual_seed(1), check_projection=True)
+    assert tr.sigma1[0, 0] == pytest.approx(2.5, rel=1e-5)
+    assert (tr.sigma1[1:] <= 1.8 + 1e-5).all() and (tr.rho_J[1:] <= 0.95 + 1e-5).all()
+    assert (tr.lemma6_slack >= -1e-5).all() and (tr.eq15_error < 1e-5).all()
+    assert tr.s_bound[0, 0] == -1 and (tr.s_true[1:] <= tr.s_bound[1:]).all()  # the bounds never miss a value
+    assert sum(tr.routes[0].values()) == 20 and tr.routes[0]["full_first"] == 1
+
+
+def test_train_language_model_is_reproducible_and_stops_on_non_finite_costs():
+    a = G.train_language_model(small_lm(dropout=0.5), lm_data(), 5, method="sgd", lr=1.0, seq_len=6,
+                               generator=torch.Generator().manual_seed(2))
+    b = G.train_language_model(small_lm(dropout=0.5), lm_data(), 5, method="sgd", lr=1.0, seq_len=6,
+                               generator=torch.Generator().manual_seed(2))
+    assert np.array_equal(a.grad_norm, b.grad_norm) and np.array_equal(a.rho_J, b.rho_J)
+    model = small_lm()
+    with torch.no_grad():
+        model.b_out[0] = float("inf")
+    tr = G.train_language_model(model, lm_data(), 3, method="sgd", lr=1.0, seq_len=6,
+                                generator=torch.Generator().manual_seed(2))
+    assert tr.stopped_at == 0 and np.isnan(tr.grad_norm).all()
+
+
+def test_train_language_model_checks_its_arguments():
+    gen2 = torch.Generator().manual_seed(0)
+    model, data = small_lm(), lm_data(steps=20)
+    with pytest.raises(TypeError, match="model"):
+        G.train_language_model(G.GRU(3, 4, generator=gen2), data, 1, method="clip", lr=1.0, generator=gen2)
+    with pytest.raises(ValueError, match="method"):
+        G.train_language_model(model, data, 1, method="adam", lr=1.0, generator=gen2)
+    with pytest.raises(ValueError, match="iterations"):
+        G.train_language_model(model, data, 3, method="clip", lr=1.0, generator=gen2, seq_len=7)
+    with pytest.raises(ValueError, match="lr"):
+        G.train_language_model(model, data, 1, method="clip", lr=-1.0, generator=gen2)
+    with pytest.raises(ValueError, match="delta"):
+        G.train_language_model(model, data, 1, method="project", lr=1.0, delta=2.0, generator=gen2)
+    with pytest.raises(TypeError, match="generator"):
+        G.train_language_model(model, data, 1, method="clip", lr=1.0, generator=0)
+
+
+def test_projected_matrix_and_measure_update_costs(gen):
+    W = G.projected_matrix(20, 0.2, gen, top=3)
+    S = torch.linalg.svdvals(W.double())
+    assert W.dtype == torch.float32 and torch.allclose(S[:3], torch.full((3,), 1.8, dtype=D), atol=1e-5)
+    assert S[3] <= 1.2 + 1e-5
+    with pytest.raises(ValueError, match="top"):
+        G.projected_matrix(4, 0.2, gen, top=5)
+    rows = G.measure_update_costs(generator=gen, vocab=30, n_hidden=60, reps=1)  # max_rank 6 >= 5
+    assert [r["label"][:4] for r in rows] == ["(a) ", "(b) ", "(c) ", "(c2)", "(c3)", "(d) ", "(e) "]
+    assert rows[0]["ratio"] == 1.0 and all(r["ms"] > 0 for r in rows)
+    assert "truncated" in rows[2]["note"] and "full_rank" in rows[3]["note"] and "skipped" in rows[4]["note"]
+    with pytest.raises(ValueError, match="reps"):
+        G.measure_update_costs(generator=gen, vocab=30, n_hidden=40, reps=0)
+
+
+@pytest.mark.parametrize("kind", G.MATRIX_KINDS)
+def test_random_matrices_have_the_asked_spectral_norm(gen, kind):
+    target = torch.linspace(0.5, 3.0, 6, dtype=D)
+    W = G.random_matrices(kind, 6, 7, target, gen)
+    assert W.shape == (6, 7, 7)
+    assert torch.allclose(torch.linalg.matrix_norm(W, 2), target, rtol=1e-12)
+    if kind == "orthogonal":
+        assert torch.allclose(torch.linalg.svdvals(W), target[:, None].expand(6, 7), rtol=1e-12)
+    if kind == "symmetric":
+        assert torch.equal(W, W.transpose(-1, -2))
+    if kind == "rank1":
+        assert (torch.linalg.svdvals(W)[:, 1] < 1e-12).all()
+    with pytest.raises(ValueError, match="sigma1"):
+        G.random_matrices(kind, 6, 7, torch.ones(5), gen)
+
+
+def test_random_matrices_checks_kind():
+    with pytest.raises(ValueError, match="kind"):
+        G.random_matrices("hermitian", 2, 3, 1.0, torch.Generator())
