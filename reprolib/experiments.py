@@ -72,13 +72,24 @@ def method_run(method: str, seed: int, s: dict) -> Run:
     return Run(seed=seed, lr=s["lr"], clip=clip, alpha=alpha)
 
 
+def _tag(obj) -> str:
+    """A short hash of settings: other settings, other checkpoints."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _train(eng: Engine, s: dict, criterion: str, ckpt: Path | None, progress: bool):
+    """Train an engine with the test and checkpoint cadence of the settings ``s``."""
+    return eng.train(s["max_updates"], check_every=s["check_every"], n_test=s["n_test"], criterion=criterion,
+                     log_every=s["check_every"], checkpoint=ckpt, checkpoint_every=s["check_every"], progress=progress)
+
+
 def fig7(s: dict, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
     """Train every (initialization, length, method, seed) of the settings ``s``; one row per run.
 
     One engine per (initialization, length) trains all methods × seeds at once.
     """
     rows = []
-    tag = hashlib.sha1(json.dumps(s, sort_keys=True).encode()).hexdigest()[:10]  # other settings, other checkpoints
+    tag = _tag(s)
     for init_name, lengths in s["inits"].items():
         for T in lengths:
             _checks.positive_int("length", T)
@@ -86,8 +97,7 @@ def fig7(s: dict, checkpoints: Path | None = None, progress: bool = True) -> lis
             eng = Engine("temporal_order", runs, init=init_name, n_hidden=s["n_hidden"], batch_size=s["batch_size"],
                          length=T, omega_form=s["omega_form"], device=s["device"])
             ckpt = None if checkpoints is None else checkpoints / f"fig7_{init_name}_T{T}_{tag}.pt"
-            res = eng.train(s["max_updates"], check_every=s["check_every"], n_test=s["n_test"], criterion=s["criterion"],
-                            log_every=s["check_every"], checkpoint=ckpt, checkpoint_every=s["check_every"], progress=progress)
+            res = _train(eng, s, s["criterion"], ckpt, progress)
             for i, run in enumerate(runs):
                 rows.append({"init": init_name, "T": T, "method": s["methods"][i // s["seeds"]], "seed": run.seed,
                              "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
@@ -108,13 +118,12 @@ def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> l
     sequences of each length in ``test``.
     """
     rows = []
-    for i, m in enumerate(s["models"]):
+    for k, m in enumerate(s["models"]):
         if not isinstance(m, dict) or set(m) != MODEL_KEYS:
-            raise ValueError(f"models[{i}] must be a mapping with the keys {sorted(MODEL_KEYS)}, got {m!r}")
+            raise ValueError(f"models[{k}] must be a mapping with the keys {sorted(MODEL_KEYS)}, got {m!r}")
         if not (isinstance(m["test"], list) and m["test"]):
-            raise ValueError(f"models[{i}]['test'] must be a non-empty list of lengths, got {m['test']!r}")
-        tag = hashlib.sha1(json.dumps([m, {k: v for k, v in s.items() if k != "models"}], sort_keys=True)
-                           .encode()).hexdigest()[:10]
+            raise ValueError(f"models[{k}]['test'] must be a non-empty list of lengths, got {m['test']!r}")
+        tag = _tag([m, {key: v for key, v in s.items() if key != "models"}])
         train = tuple(m["train"]) if isinstance(m["train"], list) else m["train"]
         runs = [Run(seed=seed, lr=m["lr"], clip=m["clip"], alpha=m["alpha"]) for seed in range(s["seeds"])]
         make = lambda: Engine(m["task"], runs, init=m["init"], n_hidden=m["n_hidden"],  # noqa: E731
@@ -122,9 +131,8 @@ def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> l
         eng = make()
         name = f"{m['task']}_T{'-'.join(map(str, m['train'])) if isinstance(train, tuple) else train}"
         ckpt = None if checkpoints is None else checkpoints / f"tables_{name}_{tag}.pt"
-        res = eng.train(s["max_updates"], check_every=s["check_every"], n_test=s["n_test"], criterion=m["criterion"],
-                        log_every=s["check_every"], checkpoint=ckpt, checkpoint_every=s["check_every"], progress=progress)
-        tester = make()  # fresh test generators: the tables' sequences are not those seen in training
+        res = _train(eng, s, m["criterion"], ckpt, progress)
+        tester = make()  # a fresh engine: test generators start again from each run's test seed
         tester.load_params(res.params)
         test = {T: [w / s["n_test"] for w in tester.evaluate(s["n_test"], length=T).tolist()] for T in m["test"]}
         for i, run in enumerate(runs):

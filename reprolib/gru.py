@@ -47,6 +47,7 @@ import torch
 from scipy.sparse.linalg import ArpackNoConvergence, svds
 
 from . import _checks
+from .linear import spectral_radius
 
 #: Kanai §4.1.1: every weight matrix except W_hh is drawn from N(0, 1/n) (n = 650 there),
 #: read as a *variance* (standard deviation 1/√n); W_hh is orthogonal.
@@ -602,8 +603,7 @@ class TruncatedProjection:
 def spectral_radius_J(W_hh: torch.Tensor) -> float:
     """ρ(J) = |λ₁(¼W_hh + ½I)| (Lemma 2), computed in float64 on the CPU."""
     _check_matrix("W_hh", W_hh)
-    J = jacobian_at_zero(W_hh.detach().to(device="cpu", dtype=torch.float64))
-    return torch.linalg.eigvals(J).abs().max().item()
+    return spectral_radius(jacobian_at_zero(W_hh.detach().to(device="cpu", dtype=torch.float64)))
 
 
 def critical_scale(W: torch.Tensor) -> float:
