@@ -1,4 +1,4 @@
-"""The book's build pipeline (DESIGN.md, "Pipeline").
+"""The book's build pipeline (see the book's *How this book is built* page).
 
     python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof]
     python -m reprolib.pipeline regression [--only 01_linear_proof]
@@ -6,9 +6,10 @@
 
 ``execute`` converts each ``notebooks/NN_x.py`` (jupytext percent format) to a notebook,
 runs it with papermill and ``params/<profile>/NN_x.yaml`` into ``book/chapters/NN_x.ipynb``,
-prints one line per chapter with its time, and writes the "Build report" page. A chapter
-whose cell raises is named and makes the command exit non-zero (the other chapters still
-run). ``regression`` executes every chapter at ``ci`` and stores it, text outputs only,
+prints one line per chapter with its time, and writes the "Build report" page and the
+"Claims" page (every check the chapters recorded through ``reprolib.claims``). A chapter
+whose cell raises, or whose check comes out otherwise than its text states, is named and
+makes the command exit non-zero (the other chapters still run). ``regression`` executes every chapter at ``ci`` and stores it, text outputs only,
 as ``tests/regression/NN_x.ipynb`` for nbval. ``static`` copies MathJax into the book
 so the HTML renders equations offline (``make book`` runs it before Sphinx).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -30,12 +32,14 @@ import jupytext
 import nbformat
 import papermill
 
+from . import claims
 from .profiles import PROFILES, ROOT, load
 
 NOTEBOOKS = ROOT / "notebooks"
 CHAPTERS = ROOT / "book" / "chapters"
 REGRESSION = ROOT / "tests" / "regression"
 REPORT = ROOT / "book" / "build_report.md"
+CLAIMS = ROOT / "book" / "claims.md"
 TIMINGS = CHAPTERS / "timings.json"
 MATHJAX = ROOT / "book" / "_static" / "mathjax"
 #: output MIME types dropped from the nbval references (binary or machine-specific)
@@ -52,21 +56,66 @@ def chapters(only: str | None = None) -> list[str]:
     return [only]
 
 
+def claims_path(output: Path) -> Path:
+    """Where the checks of the chapter executed into ``output`` are recorded."""
+    return output.with_suffix(".claims.jsonl")
+
+
 def execute(name: str, profile: str, output: Path) -> float:
     """Run one chapter at ``profile`` into ``output``; return its wall time in seconds.
 
-    Raises papermill's ``PapermillExecutionError`` when a cell fails (the failing
-    notebook is still written to ``output``).
+    The chapter's checks are recorded in :func:`claims_path` ``(output)``. Raises papermill's
+    ``PapermillExecutionError`` when a cell fails (the failing notebook is still written to ``output``).
     """
     parameters = load(name, profile)
     output.parent.mkdir(parents=True, exist_ok=True)
+    record = claims_path(output)
+    record.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.ipynb"
         nbformat.write(jupytext.read(NOTEBOOKS / f"{name}.py"), source)
         start = time.perf_counter()
-        papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
-                                   cwd=str(ROOT), progress_bar=False)
+        previous = os.environ.get(claims.ENV)
+        os.environ[claims.ENV] = str(record)  # inherited by the kernel papermill starts
+        try:
+            papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
+                                       cwd=str(ROOT), progress_bar=False)
+        finally:
+            if previous is None:
+                os.environ.pop(claims.ENV, None)
+            else:
+                os.environ[claims.ENV] = previous
     return time.perf_counter() - start
+
+
+def chapter_checks(name: str, output: Path) -> dict:
+    """The checks recorded when ``name`` was executed into ``output``, with the chapter's title and the
+    section of each check. Raises ``ValueError`` for a repeated id or a check whose outcome differs
+    from the one its chapter states."""
+    checks = claims.read(claims_path(output)) if claims_path(output).is_file() else []
+    nb = nbformat.read(output, as_version=4)
+    seen = set()
+    for c in checks:
+        if c.id in seen:
+            raise ValueError(f"chapter {name}: check id {c.id!r} is used twice")
+        seen.add(c.id)
+    failed = [c for c in checks if c.failed]
+    if failed:
+        raise ValueError(f"chapter {name}: {len(failed)} check(s) came out otherwise than the chapter states: "
+                         + "; ".join(f"{c.id} ({c.claim}: {c.held}, expected {c.expected})" for c in failed))
+    title = next((line.lstrip("# ").strip() for cell in nb.cells if cell.cell_type == "markdown"
+                  for line in cell.source.splitlines() if line.startswith("# ")), name)
+    return {"title": title, "checks": checks, "sections": claims.locate(checks, nb)}
+
+
+def write_claims(timings: dict) -> None:
+    """The "Claims" page, from the recorded checks of every chapter executed so far."""
+    chapters_ = {}
+    for name in sorted(timings):
+        output = CHAPTERS / f"{name}.ipynb"
+        if timings[name]["status"] == "ok" and output.is_file():
+            chapters_[name] = {"profile": timings[name]["profile"], **chapter_checks(name, output)}
+    CLAIMS.write_text(claims.page(chapters_))
 
 
 def strip_for_regression(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -81,6 +130,37 @@ def strip_for_regression(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             for mime in STRIPPED:
                 out.get("data", {}).pop(mime, None)
     return nb
+
+
+def code_cells(name: str, profile: str = "ci") -> list[str]:
+    """The code cells of chapter ``name`` as papermill executes them at ``profile``: the notebook's
+    cells with the injected parameters cell after the one tagged ``parameters``."""
+    from papermill.translators import translate_parameters
+
+    cells = []
+    for cell in jupytext.read(NOTEBOOKS / f"{name}.py").cells:
+        if cell.cell_type == "code":
+            cells.append(cell.source)
+            if "parameters" in cell.metadata.get("tags", []):
+                cells.append(translate_parameters("python3", "python", load(name, profile), "Parameters").strip())
+    return cells
+
+
+def stale_reference(name: str) -> str | None:
+    """Why the nbval reference of ``name`` no longer matches ``notebooks/<name>.py`` (None when it does):
+    the first code cell that differs, or a different number of code cells."""
+    ref = [c.source.strip() for c in nbformat.read(REGRESSION / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"]
+    now = [c.strip() for c in code_cells(name)]
+    fix = f"rewrite it with `make regression NB={name}` (and say in the commit why its numbers changed)"
+    for i, (a, b) in enumerate(zip(ref, now)):
+        if a != b:
+            first = next(line for line in b.splitlines() + [""] if line not in a.splitlines())
+            return (f"tests/regression/{name}.ipynb is stale: code cell {i} differs from notebooks/{name}.py "
+                    f"(first differing line: {first!r}); {fix}")
+    if len(ref) != len(now):
+        return (f"tests/regression/{name}.ipynb is stale: it has {len(ref)} code cells, notebooks/{name}.py "
+                f"has {len(now)}; {fix}")
+    return None
 
 
 def _git_commit() -> str:
@@ -137,6 +217,7 @@ def run(profile: str, only: str | None) -> int:
         start = time.perf_counter()
         try:
             seconds = execute(name, profile, CHAPTERS / f"{name}.ipynb")
+            chapter_checks(name, CHAPTERS / f"{name}.ipynb")  # a repeated id or a failed check fails the chapter
             status = "ok"
         except Exception as err:  # noqa: BLE001 - report every failure by chapter, then exit non-zero
             seconds, status = time.perf_counter() - start, "FAILED"
@@ -144,8 +225,10 @@ def run(profile: str, only: str | None) -> int:
             print(f"FAILED {name} ({profile}): {type(err).__name__}: {err}", file=sys.stderr)
         timings[name] = {"profile": profile, "seconds": seconds, "status": status}
         print(f"{name:<28} {profile:<6} {seconds:8.1f} s  {status}", flush=True)
+    timings = {name: t for name, t in timings.items() if name in chapters()}  # rows of deleted chapters go
     TIMINGS.write_text(json.dumps(timings, indent=1))
     write_report(timings)
+    write_claims(timings)
     if failed:
         print(f"{len(failed)} chapter(s) failed: {', '.join(failed)} (executed notebooks in {CHAPTERS})", file=sys.stderr)
         return 1
@@ -159,8 +242,9 @@ def regression(only: str | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / f"{name}.ipynb"
             seconds = execute(name, "ci", out)
+            chapter_checks(name, out)  # a reference is never written from a run whose checks failed
             nbformat.write(strip_for_regression(nbformat.read(out, as_version=4)), REGRESSION / f"{name}.ipynb")
-        print(f"{name:<28} ci     {seconds:8.1f} s  -> {(REGRESSION / name).relative_to(ROOT)}.ipynb", flush=True)
+        print(f"{name:<28} ci     {seconds:8.1f} s  -> {REGRESSION / name}.ipynb", flush=True)
     return 0
 
 

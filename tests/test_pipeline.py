@@ -38,18 +38,27 @@ def test_strip_for_regression_keeps_text_and_drops_images():
     assert out.cells[0].id == "cell-000"  # stable ids: re-generated references diff only in outputs
 
 
-def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypatch, capsys):
+def _book(tmp_path, monkeypatch, sources: dict):
+    """A book of tiny chapters in tmp_path, wired into the pipeline."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    for name, source in {"01_good": "x = 1\nprint(x)", "02_bad": "raise RuntimeError('boom')"}.items():
+    for name, source in sources.items():
         (notebooks / f"{name}.py").write_text(HEADER + "# %% tags=['parameters']\nseed = 0\n\n# %%\n" + source + "\n")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", notebooks)
     monkeypatch.setattr(pipeline, "CHAPTERS", tmp_path / "chapters")
     monkeypatch.setattr(pipeline, "TIMINGS", tmp_path / "chapters" / "timings.json")
     monkeypatch.setattr(pipeline, "REPORT", tmp_path / "report.md")
+    monkeypatch.setattr(pipeline, "CLAIMS", tmp_path / "claims.md")
+    monkeypatch.setattr(pipeline, "REGRESSION", tmp_path / "regression")
     monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 1})
     (tmp_path / "chapters").mkdir()
 
+
+CHECK = "from reprolib.claims import check\ncheck('{id}', 'the claim', {held}, source='Pascanu eq. 4')"
+
+
+def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_good": "x = 1\nprint(x)", "02_bad": "raise RuntimeError('boom')"})
     assert pipeline.run("ci", None) == 1
     captured = capsys.readouterr()
     assert "FAILED 02_bad" in captured.err and "boom" in captured.err
@@ -64,3 +73,37 @@ def test_vendor_mathjax_copies_the_combined_file(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "MATHJAX", tmp_path / "mathjax")
     pipeline.vendor_mathjax()
     assert (tmp_path / "mathjax" / "tex-mml-chtml.js").is_file()  # equations render offline
+
+
+def test_a_failed_check_fails_the_build_and_names_chapter_and_check(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_good": "# # 1. Good\n" + CHECK.format(id="a", held=True),
+                                  "02_bad": CHECK.format(id="b", held="1 > 2")})
+    assert pipeline.run("ci", None) == 1
+    err = capsys.readouterr().err
+    assert "FAILED 02_bad" in err and "b (the claim: False, expected True)" in err
+    page = (tmp_path / "claims.md").read_text()  # the chapters that passed are on the Claims page
+    assert "1 checks in 1 chapters" in page and "| the claim | Pascanu eq. 4 |" in page
+
+
+def test_a_repeated_check_id_fails_the_chapter(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_twice": CHECK.format(id="a", held=True) + "\n" + CHECK.format(id="a", held=True)})
+    assert pipeline.run("ci", None) == 1
+    assert "check id 'a' is used twice" in capsys.readouterr().err
+
+
+def test_a_stale_reference_is_named_with_the_command_that_rewrites_it(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_x": "print(1)"})
+    assert pipeline.regression("01_x") == 0
+    assert pipeline.stale_reference("01_x") is None
+    (tmp_path / "notebooks" / "01_x.py").write_text((tmp_path / "notebooks" / "01_x.py").read_text().replace("print(1)", "print(2)"))
+    msg = pipeline.stale_reference("01_x")
+    assert "code cell 2 differs" in msg and "'print(2)'" in msg and "make regression NB=01_x" in msg
+    monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 2})  # other parameters injected
+    assert "code cell 1 differs" in pipeline.stale_reference("01_x")
+
+
+@pytest.mark.parametrize("name", pipeline.chapters())
+def test_every_reference_runs_the_current_notebook(name):
+    """nbval re-runs the code stored in tests/regression/, so that code must be the chapter's."""
+    problem = pipeline.stale_reference(name)
+    assert problem is None, problem
