@@ -68,6 +68,7 @@ import torch
 from tqdm import tqdm  # text bars: tqdm.auto only adds a warning where ipywidgets is missing
 
 from reprolib import linear, nonlinear, profiles
+from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import GAMMA, activation
 
@@ -141,10 +142,17 @@ i = washout + 1
 Ji, vi = J[i - 1, 0], dirs[i - 1, 0]  # J_i and the direction v reaches at step i-1
 u_both, u_image = nonlinear.eq9_witnesses(Ji, vi)
 print(f"tanh network, real Jacobian J_i at i = {i}, N = {N}, v = the direction carried to step i-1:")
-print(f"  u orthogonal to v and J_i v: |u^T J_i v| < 1e-12: {abs(u_both @ Ji @ vi).item() < 1e-12}, "
-      f"|u^T v| < 1e-12: {abs(u_both @ vi).item() < 1e-12}  -> eq. (9) with '>' fails (0 > 0)")
-print(f"  u orthogonal to J_i v only : |u^T J_i v| < 1e-12: {abs(u_image @ Ji @ vi).item() < 1e-12}, "
-      f"|u^T v| = {abs(u_image @ vi).item():.4f}  -> eq. (9) fails for every alpha > 0, even with '>='")
+zero_lhs, zero_rhs = abs(u_both @ Ji @ vi).item() < 1e-12, abs(u_both @ vi).item() < 1e-12
+check("2.1-eq9-strict", "a u orthogonal to v and J_i v makes both sides of eq. (9) 0, so eq. (9) with '>' fails",
+      zero_lhs and zero_rhs, source="Pascanu eq. 9", kind="identity", verdict="paper wrong", deviation="B1",
+      line=f"  u orthogonal to v and J_i v: |u^T J_i v| < 1e-12: {zero_lhs}, |u^T v| < 1e-12: {zero_rhs}  "
+           "-> eq. (9) with '>' fails (0 > 0)")
+zero_lhs, rhs = abs(u_image @ Ji @ vi).item() < 1e-12, abs(u_image @ vi).item()
+check("2.1-eq9-nonstrict", "a u orthogonal to J_i v only makes the left side of eq. (9) 0 and the right side positive, "
+      "so eq. (9) fails for every alpha > 0, even with '>='", zero_lhs and rhs > 1e-12, source="Pascanu eq. 9",
+      kind="identity", verdict="paper wrong", deviation="B1",
+      line=f"  u orthogonal to J_i v only : |u^T J_i v| < 1e-12: {zero_lhs}, |u^T v| = {rhs:.4f}  "
+           "-> eq. (9) fails for every alpha > 0, even with '>='")
 print(f"  the carried direction turns at every step: median |cos(v_(i-1), v_i)| = {turn:.3f}")
 
 # %% [markdown]
@@ -207,8 +215,12 @@ for name, r in runs.items():
     identity = (e["log_along_v"] - e["log_product"]).abs().max().item()
     valid = bool((e["log_bound"] <= e["log_along_v"] + 1e-9).all() and (e["log_along_v"] <= e["log_contribution"] + 1e-9).all())
     rate = {key: linear.growth_rate(e[key].flip(0).cpu()) for key in ("log_contribution", "log_bound", "log_C", "log_gamma")}
-    print(f"{name}: the equalities of the chain hold (log error < 1e-10): {identity < 1e-10}; "
-          f"C_k alpha^(l-|P|) <= |g_k . V_k| <= ||g_k|| for every l: {valid}")
+    line = (f"{name}: the equalities of the chain hold (log error < 1e-10): {identity < 1e-10}; "
+            f"C_k alpha^(l-|P|) <= |g_k . V_k| <= ||g_k|| for every l: {valid}")
+    check(f"2.2-eq13-equalities-{name}", f"{name}: the equalities of the chain of eq. (13) hold (log error < 1e-10)",
+          identity < 1e-10, source="Pascanu eq. 13", kind="identity", deviation="B1", line=line)
+    check(f"2.2-eq13-valid-{name}", f"{name}: C_k alpha^(l-|P|) <= |g_k . V_k| <= ||g_k|| for every l (eq. 13)", valid,
+          source="Pascanu eq. 13", kind="identity", deviation="B2", line=line, show=False)
     print(f"  at l = {T_bound}: |P|/l = {(e['P'][0] / e['l'][0]).item():.3f}, alpha = {e['alpha'][0].item():.4f}, "
           f"beta = {e['beta'][0].item():.4f}")
     print(f"  growth rate per step of ||g_k||: {rate['log_contribution']:.4f}, of the bound: {rate['log_bound']:.4f}, "
@@ -286,13 +298,28 @@ for name, r in runs.items():  # the steps after the washout (x_0 = 0 gives rho_s
     rho_J, norm_J = torch.linalg.eigvals(J).abs().amax(dim=-1), torch.linalg.matrix_norm(J, 2)
     rho_sp = dsigma(xs[washout:-1, 0]).amax(dim=-1)  # rho of diag(sigma'(x_{i-1}))
     grid = torch.linspace(-10, 10, 20001, dtype=D)
-    print(f"{name}: sup of sigma' on [-10, 10] = {dsigma(grid).max().item():.4f} = sigma'(0); "
-          f"max over the trajectory of rho_sigma' < gamma: {rho_sp.max().item() < GAMMA[net.sigma]}")
-    print(f"  alpha_i <= ||J_i||_2 at every step: {bool((alphas <= norm_J * (1 + 1e-12)).all())}; "
-          f"alpha_i > rho(J_i) at {100 * (alphas > rho_J).double().mean().item():.1f}% of the steps")
-    print(f"  rho(J_i) > rho(W_rec) rho_sigma' at {100 * (rho_J > linear.spectral_radius(net.W_rec) * rho_sp * (1 + 1e-12)).double().mean().item():.1f}% "
-          f"of the steps; ||J_i||_2 <= ||W_rec||_2 gamma at every step: "
-          f"{bool((norm_J <= torch.linalg.matrix_norm(net.W_rec, 2) * GAMMA[net.sigma] * (1 + 1e-12)).all())}")
+    below_gamma = rho_sp.max().item() < GAMMA[net.sigma]
+    check(f"2.3-rho-sigma-{name}", f"{name}: max over the trajectory of rho_sigma' < gamma", below_gamma,
+          source="Pascanu §2.3", kind="identity", deviation="B7",
+          line=f"{name}: sup of sigma' on [-10, 10] = {dsigma(grid).max().item():.4f} = sigma'(0); "
+               f"max over the trajectory of rho_sigma' < gamma: {below_gamma}")
+    alpha_norm, above_rho = bool((alphas <= norm_J * (1 + 1e-12)).all()), (alphas > rho_J).double().mean().item()
+    line = (f"  alpha_i <= ||J_i||_2 at every step: {alpha_norm}; "
+            f"alpha_i > rho(J_i) at {100 * above_rho:.1f}% of the steps")
+    check(f"2.3-alpha-norm-{name}", f"{name}: alpha_i <= ||J_i||_2 at every step", alpha_norm,
+          source="Pascanu §2.3", kind="identity", deviation="B5", line=line)
+    check(f"2.3-alpha-rho-{name}", f"{name}: alpha_i <= rho(J_i) at every step (alpha bounded by the spectral radius)",
+          above_rho == 0, source="Pascanu §2.3", expected=False, verdict="paper wrong", deviation="B5",
+          paper="alpha <= rho(J_i)", ours=f"alpha_i > rho(J_i) at {100 * above_rho:.1f}% of the steps", line=line, show=False)
+    over_product = (rho_J > linear.spectral_radius(net.W_rec) * rho_sp * (1 + 1e-12)).double().mean().item()
+    norm_bound = bool((norm_J <= torch.linalg.matrix_norm(net.W_rec, 2) * GAMMA[net.sigma] * (1 + 1e-12)).all())
+    line = (f"  rho(J_i) > rho(W_rec) rho_sigma' at {100 * over_product:.1f}% "
+            f"of the steps; ||J_i||_2 <= ||W_rec||_2 gamma at every step: {norm_bound}")
+    check(f"2.3-jacobian-norm-{name}", f"{name}: ||J_i||_2 <= ||W_rec||_2 gamma at every step", norm_bound,
+          source="Pascanu §2.3", kind="identity", deviation="B5", line=line)
+    check(f"2.3-jacobian-rho-{name}", f"{name}: rho(J_i) <= rho(W_rec) rho_sigma' at every step (Gaussian W_rec)",
+          over_product == 0, source="Pascanu §2.3", deviation="B5", ours=f"exceeded at {100 * over_product:.1f}% of the steps",
+          line=line, show=False)
 
 c = 2.0
 W_nil = c * torch.tensor([[1.0, -1.0], [1.0, -1.0]], dtype=D)
@@ -332,8 +359,12 @@ xs_sig = sig.unroll(u_sig, x0)
 ys = twin.unroll(u_sig.transpose(0, 1), xs_sig[:-1, 0] / 2)[1]  # one twin step from every y_(t-1) = x_(t-1) / 2
 step_err = ((ys - xs_sig[1:, 0] / 2).norm() / xs_sig[1:, 0].norm()).item()
 jac_err = ((twin.step_jacobians(xs_sig / 2) - sig.step_jacobians(xs_sig)).norm() / sig.step_jacobians(xs_sig).norm()).item()
-print(f"sigmoid network vs its tanh twin, step by step on the trajectory of section 2.2: "
-      f"y_t = x_t / 2 (rel. error < 1e-12): {step_err < 1e-12}; same one-step Jacobians (rel. error < 1e-12): {jac_err < 1e-12}")
+line = (f"sigmoid network vs its tanh twin, step by step on the trajectory of section 2.2: "
+        f"y_t = x_t / 2 (rel. error < 1e-12): {step_err < 1e-12}; same one-step Jacobians (rel. error < 1e-12): {jac_err < 1e-12}")
+check("2.4-twin-states", "a sigmoid network has the states y_t = x_t / 2 of its tanh twin (rel. error < 1e-12)",
+      step_err < 1e-12, source="Pascanu §2.3", kind="identity", deviation="B9", line=line)
+check("2.4-twin-jacobians", "a sigmoid network and its tanh twin have the same one-step Jacobians (rel. error < 1e-12)",
+      jac_err < 1e-12, source="Pascanu §2.3", kind="identity", deviation="B9", line=line, show=False)
 
 
 # %%
@@ -378,9 +409,13 @@ below = rho_gammas < 1
 for name, s in sweep.items():
     grew = s["rates"] > min_rate
     half = rho_gammas[grew.mean(axis=1) >= 0.5]
-    print(f"{name:18s}: networks with rho(W_rec) gamma < 1 that grew: {int(grew[below].sum())} of {grew[below].size} "
-          f"(max rate {s['rates'][below].max():.3f}); first rho gamma where half or more grow: "
-          + (f"{half[0]:.2f}" if half.size else "none in the sweep"))
+    n_grew = int(grew[below].sum())
+    check(f"2.4-gaussian-below-{name.replace(', ', '-').replace(' ', '-')}",
+          f"{name}: no random Gaussian network with rho(W_rec) gamma < 1 grew", n_grew == 0, source="Pascanu §2.3",
+          paper="none (rho(W_rec) > 1/gamma is necessary)", ours=f"{n_grew} of {grew[below].size} grew",
+          line=f"{name:18s}: networks with rho(W_rec) gamma < 1 that grew: {n_grew} of {grew[below].size} "
+               f"(max rate {s['rates'][below].max():.3f}); first rho gamma where half or more grow: "
+               + (f"{half[0]:.2f}" if half.size else "none in the sweep"))
 
 # %% [markdown]
 # **Verdict.** On random Gaussian networks the paper's condition is borne out: no network with
@@ -428,12 +463,18 @@ caption("2.3", "Growth rate of the back-propagated error against the norm of W_r
 # %%
 for name, s in nn.items():
     grew = s["rates"] > min_rate
-    print(f"{name:18s}: rho(W_rec) gamma = {rho_gamma_nn}, grew: {int(grew.sum())} of {grew.size} "
-          f"(max rate {s['rates'].max():.3f} per step)")
+    check(f"2.4-non-normal-{name.replace(', ', '-').replace(' ', '-')}",
+          f"{name}: no non-normal network with rho(W_rec) gamma = {rho_gamma_nn} < 1 grew (rho(W_rec) > 1/gamma necessary)",
+          int(grew.sum()) == 0, source="Pascanu §2.3", expected=False, verdict="paper wrong", deviation="B6",
+          paper="none grow", ours=f"{int(grew.sum())} of {grew.size} grew",
+          line=f"{name:18s}: rho(W_rec) gamma = {rho_gamma_nn}, grew: {int(grew.sum())} of {grew.size} "
+               f"(max rate {s['rates'].max():.3f} per step)")
 all_rates = np.concatenate([s["rates"].ravel() for s in (*sweep.values(), *nn.values())])
 all_norms = np.concatenate([s["norms"].ravel() for s in (*sweep.values(), *nn.values())])
-print(f"every measured rate <= log(||W_rec||_2 gamma) ({all_rates.size} networks): {bool((all_rates <= np.log(all_norms)).all())}")
-print(f"every network that grew has ||W_rec||_2 gamma > 1: {bool((all_norms[all_rates > min_rate] > 1).all())}")
+check("2.4-rate-below-norm", f"every measured rate <= log(||W_rec||_2 gamma) ({all_rates.size} networks)",
+      bool((all_rates <= np.log(all_norms)).all()), source="Pascanu §2.3", kind="identity", deviation="B6")
+check("2.4-grew-norm", "every network that grew has ||W_rec||_2 gamma > 1", bool((all_norms[all_rates > min_rate] > 1).all()),
+      source="Pascanu §2.3", kind="identity", deviation="B6")
 
 # %% [markdown]
 # **Verdict.** $\rho(W_{rec}) > 1/\gamma$ is **not** necessary in the nonlinear case. Non-normal networks with
@@ -518,8 +559,15 @@ for name, s in sat.items():
         m = s["scale"] == scale
         print(f"  {scale:11.3f}  {s['saturated'][m].mean():9.3f}  {s['rate'][m].mean():6.3f}  {s['P'][m].mean():5.3f}  "
               f"{np.log(s['alpha'][m]).mean():9.4f}  {np.log(s['beta'][m]).mean():8.3f}  {s['bound_rate'][m].mean():10.3f}")
-    print(f"  the bound decays (rate < 0) on every trajectory: {bool((s['bound_rate'] < 0).all())}; "
-          f"it is below the actual rate on every trajectory: {bool((s['bound_rate'] < s['rate']).all())}")
+    decays, below_rate = bool((s["bound_rate"] < 0).all()), bool((s["bound_rate"] < s["rate"]).all())
+    line = (f"  the bound decays (rate < 0) on every trajectory: {decays}; "
+            f"it is below the actual rate on every trajectory: {below_rate}")
+    key = name.replace(", ", "-").replace(" ", "-")
+    check(f"2.5-bound-decays-{key}", f"{name}: the bound of eq. (13) decays (rate < 0) on every trajectory", decays,
+          source="Pascanu eq. 13", verdict="paper wrong", deviation="B3", paper="the bound grows exponentially with t",
+          line=line)
+    check(f"2.5-bound-below-{key}", f"{name}: the rate of the bound of eq. (13) is below the actual rate on every trajectory",
+          below_rate, source="Pascanu eq. 13", line=line, show=False)
 
 # %% [markdown]
 # **Verdict.** In eq. (2), saturation does not shrink $\partial^+x_k/\partial W_{rec}$: it grows with the fraction

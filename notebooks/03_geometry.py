@@ -67,6 +67,7 @@ import scipy.stats
 import torch
 
 from reprolib import linear, profiles, surface
+from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import RNN
 
@@ -112,8 +113,10 @@ err = ((closed - auto).abs() / auto.abs().clamp_min(1e-300))[1:].max().item()  #
 ts = torch.arange(1, T_linear + 1, dtype=D, device=dev)
 ratio = closed[1:, 2] / closed[1:, 1]  # curvature / gradient, t >= 2
 ratio_err = (ratio - (ts[1:, None] - 1) / ws.detach()).abs().max().item()
-print(f"eq. (12)-(13) = autograd for t <= {T_linear}, w in (0.9, 1.1) (rel. error < 1e-12): {err < 1e-12}")
-print(f"curvature / gradient = (t - 1)/w (abs. error < 1e-9): {ratio_err < 1e-9}")
+check("3.1-closed-forms", f"eq. (12)-(13) = autograd for t <= {T_linear}, w in (0.9, 1.1) (rel. error < 1e-12)",
+      err < 1e-12, source="Pascanu summary eq. 12-13", kind="identity")
+check("3.1-ratio", "curvature / gradient = (t - 1)/w (abs. error < 1e-9)", ratio_err < 1e-9,
+      source="Pascanu summary eq. 13", kind="identity", deviation="G6")
 print(f"at t = {T_linear}: ratio = {ratio[-1, 0].item():.4f} (w = 0.9), {ratio[-1, 1].item():.4f} (w = 1.1)")
 
 # %%
@@ -185,7 +188,12 @@ H_auto = torch.stack([torch.stack(torch.autograd.grad(g.sum(), (wq, bq), retain_
 Sq = surface.one_unit_surface(wq.detach(), bq.detach(), T, X0, Y)
 err_g = ((Sq.grad - torch.stack([gw, gb], -1).detach()).norm(dim=-1) / Sq.grad.norm(dim=-1)).max().item()
 err_H = ((Sq.hessian - H_auto).norm(dim=(-2, -1)) / Sq.hessian.norm(dim=(-2, -1))).max().item()
-print(f"forward recursion = autograd at 60 points (rel. error < 1e-10): gradient {err_g < 1e-10}, Hessian {err_H < 1e-10}")
+line = (f"forward recursion = autograd at 60 points (rel. error < 1e-10): "
+        f"gradient {err_g < 1e-10}, Hessian {err_H < 1e-10}")
+check("3.2-recursion-gradient", "forward recursion = autograd at 60 points: gradient (rel. error < 1e-10)",
+      err_g < 1e-10, source="Pascanu eq. 14", kind="identity", line=line)
+check("3.2-recursion-hessian", "forward recursion = autograd at 60 points: Hessian (rel. error < 1e-10)",
+      err_H < 1e-10, source="Pascanu eq. 14", kind="identity", line=line, show=False)
 
 # %%
 fig = plt.figure(figsize=(12, 4.6))
@@ -240,8 +248,10 @@ gn_on = S_on.grad.norm(dim=-1)
 rel = ((S_on.grad - g_closed).norm(dim=-1) / g_closed.norm(dim=-1)).max().item()
 slope = np.polyfit(gn_on.log().cpu().numpy(), lam_on.abs().log().cpu().numpy(), 1)[0]
 print(f"on the wall, {len(w_on)} points, w in [{w_on[0].item():.2f}, {w_max}]:")
-print(f"  gradient = closed form (rel. error < 1e-8): {rel < 1e-8}; ||grad E|| from {gn_on.min().item():.3e} "
-      f"to {gn_on.max().item():.3e}")
+check("3.3-wall-gradient", "on the wall, gradient = closed form (rel. error < 1e-8)", rel < 1e-8,
+      source="Pascanu eq. 13", kind="identity", deviation="G3",
+      line=f"  gradient = closed form (rel. error < 1e-8): {rel < 1e-8}; "
+           f"||grad E|| from {gn_on.min().item():.3e} to {gn_on.max().item():.3e}")
 print(f"  min |cos(grad E, wall normal)| = {surface.abs_cos(S_on.grad, normal).min().item():.6f}")
 print(f"  min |cos(v_max(H), wall normal)| = {surface.abs_cos(v_on, normal).min().item():.6f}")
 print(f"  slope of log|lambda_max| against log||grad E||: {slope:.4f} (curvature ~ ||grad||^2 would give 2)")
@@ -435,7 +445,9 @@ lam_N, v_N, res_N = surface.top_eigenpair(hvp, tuple(theta.shape), gen, iters=po
 gn_N = g_N.norm(dim=1)
 cos_N = surface.abs_cos(g_N, v_N)
 print(f"{theta.shape[0]} parameter points, D = {cost.dim}, ||grad E|| from {gn_N.min().item():.3e} to {gn_N.max().item():.3e}")
-print(f"power iteration: residual < 1e-4 at every point: {bool((res_N < 1e-4).all())}; "
+converged = bool((res_N < 1e-4).all())
+check("3.6-power-iteration", "power iteration: residual < 1e-4 at every point", converged, source="Pascanu §2.4",
+      kind="identity", deviation="G5", line=f"power iteration: residual < 1e-4 at every point: {converged}; "
       f"< 1e-6 at {int((res_N < 1e-6).sum())}/{theta.shape[0]} points")
 
 # %% [markdown]
@@ -447,9 +459,15 @@ print(f"power iteration: residual < 1e-4 at every point: {bool((res_N < 1e-4).al
 i_max = int(gn_N.argmax())
 H_full = torch.func.jacrev(torch.func.jacrev(lambda th: cost(th[None])[0]), chunk_size=256)(theta[i_max])
 lam_full, v_full = surface.leading_eigenpair(0.5 * (H_full + H_full.T))
-print(f"block power iteration = eigh of the full Hessian at the largest gradient: "
-      f"|d lambda|/|lambda| < 1e-8: {abs(lam_full.item() - lam_N[i_max].item()) / abs(lam_full.item()) < 1e-8}, "
-      f"|cos(v, v_eigh)| > 1 - 1e-8: {surface.abs_cos(v_full, v_N[i_max]).item() > 1 - 1e-8}")
+same_lam = abs(lam_full.item() - lam_N[i_max].item()) / abs(lam_full.item()) < 1e-8
+same_v = surface.abs_cos(v_full, v_N[i_max]).item() > 1 - 1e-8
+line = (f"block power iteration = eigh of the full Hessian at the largest gradient: "
+        f"|d lambda|/|lambda| < 1e-8: {same_lam}, |cos(v, v_eigh)| > 1 - 1e-8: {same_v}")
+check("3.6-eigh-eigenvalue", "block power iteration = eigh of the full Hessian at the largest gradient: "
+      "|d lambda|/|lambda| < 1e-8", same_lam, source="Pascanu §2.4", kind="identity", deviation="G5", line=line)
+check("3.6-eigh-eigenvector", "block power iteration = eigh of the full Hessian at the largest gradient: "
+      "|cos(v, v_eigh)| > 1 - 1e-8", same_v, source="Pascanu §2.4", kind="identity", deviation="G5",
+      line=line, show=False)
 
 # %%
 stats = surface.alignment_by_gradient(gn_N, cos_N, top=0.1)

@@ -74,6 +74,7 @@ import numpy as np
 import torch
 
 from reprolib import dynamics, profiles
+from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import RNN
 
@@ -118,8 +119,10 @@ for b in (b_max, 0.5 * (b_min + b_max), b_min):
     xs_star = dynamics.fixed_points(w, b, sigma, n_grid)
     mult = dynamics.slope(xs_star, w, sigma)
     resid = (dynamics.F(xs_star, w, b, sigma) - xs_star).abs().max().item()
-    print(f"b = {b:5.2f}: fixed points {fmt(xs_star)}, F'(x*) = {fmt(mult)}, "
-          f"stable {[bool(m) for m in mult.abs() < 1]}, |F(x*) - x*| < 1e-12: {resid < 1e-12}")
+    check(f"4.1-residual-b{b:.2f}", f"b = {b:.2f}: |F(x*) - x*| < 1e-12 at every fixed point", resid < 1e-12,
+          source="Pascanu eq. 14", kind="identity",
+          line=f"b = {b:5.2f}: fixed points {fmt(xs_star)}, F'(x*) = {fmt(mult)}, "
+               f"stable {[bool(m) for m in mult.abs() < 1]}, |F(x*) - x*| < 1e-12: {resid < 1e-12}")
 
 # %% [markdown]
 # **Verdict.** At the ends of the range there is one stable fixed point; in the middle there are
@@ -150,14 +153,21 @@ b1, b2 = b_cont.tolist()  # the measured values used from here on
 print(f"closed form : b1 = {b_fold[0].item():.6f} (x* = {x_fold[0].item():.6f}), "
       f"b2 = {b_fold[1].item():.6f} (x* = {x_fold[1].item():.6f})")
 print(f"continuation: b1 = {b1:.6f}, b2 = {b2:.6f}  ({n_b} biases in [{b_min}, {b_max}])")
-print(f"two bifurcations found: {len(b_cont) == 2}; |closed form - continuation| < 1e-9: "
-      f"{(b_cont - b_fold).abs().max().item() < 1e-9}")
+agree = (b_cont - b_fold).abs().max().item() < 1e-9
+line = f"two bifurcations found: {len(b_cont) == 2}; |closed form - continuation| < 1e-9: {agree}"
+check("4.2-two-bifurcations", "two bifurcations found", len(b_cont) == 2, source="Pascanu Fig. 4", kind="identity",
+      ours=f"b1 = {b1:.6f}, b2 = {b2:.6f}", line=line)
+check("4.2-closed-form", "|closed form - continuation| < 1e-9", agree, source="Pascanu Fig. 4", kind="identity",
+      line=line, show=False)
 print(f"F'(x*) at the folds: {fmt(dynamics.slope(x_fold, w, sigma), '.6f')}")
 
 b_fold_tanh, _ = dynamics.saddle_nodes(w, "tanh")
 b_cont_tanh = dynamics.locate_folds(w, torch.linspace(-4, 4, n_b, dtype=D), "tanh", n_grid)
-print(f"with tanh instead: b1 = {b_fold_tanh[0].item():.6f}, b2 = {b_fold_tanh[1].item():.6f} (closed form); "
-      f"continuation agrees to 1e-9: {(b_cont_tanh - b_fold_tanh).abs().max().item() < 1e-9}")
+agree_tanh = (b_cont_tanh - b_fold_tanh).abs().max().item() < 1e-9
+check("4.2-tanh", "with tanh instead: continuation agrees with the closed form to 1e-9", agree_tanh,
+      source="Pascanu eq. 14", kind="identity", deviation="D1",
+      line=f"with tanh instead: b1 = {b_fold_tanh[0].item():.6f}, b2 = {b_fold_tanh[1].item():.6f} (closed form); "
+           f"continuation agrees to 1e-9: {agree_tanh}")
 
 # %% [markdown]
 # **Verdict.** Continuation finds exactly two bifurcations, where the closed form puts them, to
@@ -220,8 +230,10 @@ caption("4.1", "The paper's Fig. 4, computed: attractors (solid) and basin bound
 has3 = ~torch.isnan(br["unstable"])
 inside = (bs > b2) & (bs < b1)
 between = (br["lower"][has3] < br["unstable"][has3]) & (br["unstable"][has3] < br["upper"][has3])
-print(f"three fixed points exactly for b2 < b < b1 ({int(has3.sum())} of {n_b} biases): {bool((has3 == inside).all())}")
-print(f"the unstable fixed point lies between the two attractors: {bool(between.all())}")
+check("4.3-three-fixed-points", f"three fixed points exactly for b2 < b < b1 ({int(has3.sum())} of {n_b} biases)",
+      bool((has3 == inside).all()), source="Pascanu Fig. 4", kind="identity", deviation="D2")
+check("4.3-unstable-between", "the unstable fixed point lies between the two attractors", bool(between.all()),
+      source="Pascanu Fig. 4", kind="identity")
 
 b_check = torch.linspace(b2, b1, 11, dtype=D)[1:-1]
 x_u = torch.stack([dynamics.fixed_points(w, b, sigma, n_grid)[1] for b in b_check.tolist()])
@@ -229,12 +241,18 @@ attr = torch.stack([dynamics.fixed_points(w, b, sigma, n_grid)[[0, 2]] for b in 
 s = dynamics.switch_points(dynamics.one_unit(w, 0.0, sigma), b_check[None, :, None].expand(T_basin, -1, 1),
                            attr[:, 0], attr[:, 1], attr)
 x_switch = attr[:, 0, 0] + s * (attr[:, 1, 0] - attr[:, 0, 0])
-print(f"basin boundary found by bisection = unstable fixed point, at {len(b_check)} biases "
-      f"(max |difference| < 1e-9): {(x_switch - x_u).abs().max().item() < 1e-9}")
+check("4.3-boundary-unstable", f"basin boundary found by bisection = unstable fixed point, at {len(b_check)} biases "
+      "(max |difference| < 1e-9)", (x_switch - x_u).abs().max().item() < 1e-9, source="Pascanu Fig. 4", kind="identity")
 F_u = dynamics.F(x_u, w, 0.0, sigma) + b_check
 slope_u = dynamics.slope(br["unstable"][has3], w, sigma)
-print(f"on the boundary: |F(x) - x| < 1e-12: {(F_u - x_u).abs().max().item() < 1e-12}; "
-      f"F'(x) from {slope_u.min().item():.4f} to {slope_u.max().item():.4f} (> 1, not 0)")
+still = (F_u - x_u).abs().max().item() < 1e-12
+line = (f"on the boundary: |F(x) - x| < 1e-12: {still}; "
+        f"F'(x) from {slope_u.min().item():.4f} to {slope_u.max().item():.4f} (> 1, not 0)")
+check("4.3-field-zero", "on the boundary: |F(x) - x| < 1e-12", still, source="Pascanu §2.5", kind="identity",
+      deviation="D3", line=line)
+check("4.3-jacobian-zero", "the norm |F'| of the Jacobian of F is 0 on the boundary", bool((slope_u.abs() < 1e-12).all()),
+      source="Pascanu §2.5", kind="identity", expected=False, verdict="paper wrong", deviation="D3", paper="0",
+      ours=f"{slope_u.min().item():.4f} to {slope_u.max().item():.4f}", line=line, show=False)
 
 # %% [markdown]
 # **Verdict.** Fig. 4 is reproduced: one attractor outside $(b_2, b_1)$, two inside, separated by an
@@ -338,7 +356,8 @@ d_near = dynamics.unroll_over_b(w, near_b1, x0_m, t_end, sigma)[1][-1].abs()
 x_up = dynamics.fixed_points(w, b1, sigma, n_grid)[-1]
 print(f"x0 = {x0_m}: max |dx_{t_end}/db| within 0.05 of b1 = {d_near.max().item():.4f}; "
       f"dx*/db of the upper attractor at b1 = {(1 / (1 - dynamics.slope(x_up, w, sigma))).item():.4f}")
-print(f"no spike at b1 for this x0 (max < 10): {d_near.max().item() < 10}")
+check("4.4-no-spike-at-b1", "no spike at b1 for this x0 (max < 10)", d_near.max().item() < 10, source="Pascanu §2.5",
+      ours=f"max {d_near.max().item():.4f}")
 
 # %% [markdown]
 # **Verdict.** Both kinds of events produce a spike in $\partial x_t/\partial b$, at the predicted
@@ -374,8 +393,11 @@ _, ds_c = dynamics.unroll_over_b(w, torch.tensor([b_c], dtype=D), x0_m, max(t_va
 print(f"boundary, x0 = {x0_m}: lambda = F'(x0) = {lam:.6f}")
 for t in t_exact:
     exact = (lam**t - 1) / (lam - 1)
-    print(f"   t = {t:4d}: dx_t/db at b_c = {ds_c[t, 0].item():.6e}, (lambda^t - 1)/(lambda - 1) = {exact:.6e}, "
-          f"rel. error < 1e-6: {abs(ds_c[t, 0].item() / exact - 1) < 1e-6}")
+    matches = abs(ds_c[t, 0].item() / exact - 1) < 1e-6
+    check(f"4.5-boundary-growth-t{t}", f"t = {t}: dx_t/db at b_c = (lambda^t - 1)/(lambda - 1) (rel. error < 1e-6)",
+          matches, source="Pascanu §2.5", kind="identity", deviation="D5",
+          line=f"   t = {t:4d}: dx_t/db at b_c = {ds_c[t, 0].item():.6e}, (lambda^t - 1)/(lambda - 1) = {exact:.6e}, "
+               f"rel. error < 1e-6: {matches}")
 
 s_f = torch.sigmoid(x_fold[1]) if sigma == "sigmoid" else torch.tanh(x_fold[1])
 d2 = s_f * (1 - s_f) * (1 - 2 * s_f) if sigma == "sigmoid" else -2 * s_f * (1 - s_f**2)  # sigma''(x_f)
@@ -406,7 +428,9 @@ caption("4.3", "Left: the spike at a basin boundary grows exponentially with t, 
         profile=profile, w=w, starting_biases=n_b, t=t_law)
 
 # %%
-print(f"bifurcation, x0 = {x0_bif} > x*(b2) = {x_fold[1].item():.4f}: {x0_bif > x_fold[1].item()}; pi^2/a = {math.pi**2 / a:.4f}")
+check("4.5-x0-above-fold", f"bifurcation, x0 = {x0_bif} > x*(b2) = {x_fold[1].item():.4f}", x0_bif > x_fold[1].item(),
+      source="Pascanu Fig. 4", kind="identity", line=f"bifurcation, x0 = {x0_bif} > x*(b2) = {x_fold[1].item():.4f}: "
+      f"{x0_bif > x_fold[1].item()}; pi^2/a = {math.pi**2 / a:.4f}")
 print("      t   (b2 - spike) t^2   peak |dx_t/db|   exponent vs previous t")
 for k, (t, b_s, peak) in enumerate(law):
     expo = f"{math.log(peak / law[k - 1][2]) / math.log(t / law[k - 1][0]):.4f}" if k else ""
@@ -442,8 +466,10 @@ xs_pair = net1.unroll(u1.expand(-1, 2, -1), torch.tensor([[x_star - delta_x0 / 2
 gap = (xs_pair[:, 1, 0] - xs_pair[:, 0, 0]).abs() / delta_x0
 dxdx0 = torch.stack([net1.jacobian_product(xs_pair[:, :1], t, 0)[0, 0, 0] for t in range(T_input + 1)]).abs()
 print(f"autonomous boundary x_u = {fp_in[1].item():.6f}; input-driven boundary for this sequence x0* = {x_star:.6f}")
-print(f"x_T from x0* -/+ {delta_x0:g}: {xs_pair[-1, 0, 0].item():.4f} and {xs_pair[-1, 1, 0].item():.4f} "
-      f"(the two attractors: {fmt(fp_in[[0, 2]], '.4f')}); end far apart (> 1): {gap[-1].item() * delta_x0 > 1}")
+far = gap[-1].item() * delta_x0 > 1
+check("4.6-pair-far-apart", f"x_T from x0* -/+ {delta_x0:g}: end far apart (> 1)", far, source="Pascanu Fig. 5",
+      kind="identity", line=f"x_T from x0* -/+ {delta_x0:g}: {xs_pair[-1, 0, 0].item():.4f} and "
+      f"{xs_pair[-1, 1, 0].item():.4f} (the two attractors: {fmt(fp_in[[0, 2]], '.4f')}); end far apart (> 1): {far}")
 print(f"|dx_t/dx_0| along the lower trajectory: max {dxdx0.max().item():.3e} at t = {int(dxdx0.argmax())}, "
       f"{dxdx0[-1].item():.3e} at t = {T_input}")
 
@@ -485,8 +511,11 @@ u_many = u_max * (2 * torch.rand(T_input, n_sequences, 1, generator=gen, dtype=D
 s_many = dynamics.switch_points(net1, u_many, attr1[0], attr1[1], attr1)
 x_many = attr1[0, 0] + s_many * (attr1[1, 0] - attr1[0, 0])
 print(f"band [x_u(b + u_max), x_u(b - u_max)] = [{lo_band:.6f}, {hi_band:.6f}] around x_u(b) = {fp_in[1].item():.6f}")
-print(f"{n_sequences} input sequences: boundaries x0* from {x_many.min().item():.6f} to {x_many.max().item():.6f}; "
-      f"all inside the band: {bool(((x_many >= lo_band) & (x_many <= hi_band)).all())}")
+in_band = bool(((x_many >= lo_band) & (x_many <= hi_band)).all())
+check("4.6-band", f"{n_sequences} input sequences: all boundaries x0* inside the band", in_band,
+      source="Pascanu §2.5", kind="identity", deviation="D7",
+      line=f"{n_sequences} input sequences: boundaries x0* from {x_many.min().item():.6f} "
+           f"to {x_many.max().item():.6f}; all inside the band: {in_band}")
 
 # %% [markdown]
 # **Verdict.** Confirmed, and exact in one dimension: the same input-driven maps separate two
@@ -520,13 +549,15 @@ A2 = P2[is_attr]
 for p, m in zip(P2, mu2):
     kind = "attractor" if m.abs().max() < 1 else ("saddle" if m.abs().min() < 1 else "repeller")
     print(f"fixed point {fmt(p, '8.4f')}: |eigenvalues of the Jacobian| {fmt(m.abs(), '.4f')} -> {kind}")
-print(f"exactly two attractors: {int(is_attr.sum()) == 2}")
+check("4.7-two-attractors", "exactly two attractors", int(is_attr.sum()) == 2, source="Pascanu Fig. 6", kind="identity",
+      deviation="D6")
 
 x_test = torch.randn(5, 2, generator=gen, dtype=D).to(dev)
 u_test = torch.randn(1, 5, 2, generator=gen, dtype=D).to(dev)
 F_tilde = net2.unroll(torch.zeros_like(u_test), x_test)[1]
 err = (net2.unroll(u_test, x_test)[1] - (F_tilde + u_test[0] @ net2.W_in.T)).abs().max().item()
-print(f"one step of eq. (2) = U_t(F~(x)) (max difference < 1e-12): {err < 1e-12}")
+check("4.7-decomposition", "one step of eq. (2) = U_t(F~(x)) (max difference < 1e-12)", err < 1e-12,
+      source="Pascanu Fig. 6", kind="identity")
 
 g2 = torch.linspace(-6, 6, n_plane, dtype=D, device=dev)
 grid2 = torch.cartesian_prod(g2, g2)
@@ -556,7 +587,9 @@ crossings = (torch.nonzero(basin_t[1:] != basin_t[:-1]).flatten() + 1).tolist()
 jac = torch.stack([torch.linalg.matrix_norm(net2.jacobian_product(xs2, t, 0), ord=2) for t in range(T2 + 1)]).cpu()
 gap2 = ((xs2[:, 1] - xs2[:, 0]).norm(dim=1) / delta_x0).cpu()
 t_peak = int(jac[:, 0].argmax())
-print(f"the pair ends on different attractors: {bool(ends2[0] != ends2[1])}; final distance {gap2[-1].item() * delta_x0:.4f}")
+apart = bool(ends2[0] != ends2[1])
+check("4.7-pair-different-attractors", "the pair ends on different attractors", apart, source="Pascanu Fig. 6",
+      kind="identity", line=f"the pair ends on different attractors: {apart}; final distance {gap2[-1].item() * delta_x0:.4f}")
 print(f"crossings of F~'s basin boundary along the trajectory: {len(crossings)}, the last at t = {crossings[-1] if crossings else '-'}")
 print(f"||dx_t/dx_0||: max {jac[:, 0].max().item():.3e} (t = {t_peak}) near the boundary; "
       f"{jac[-1, 2].item():.3e} at t = {T2} from an attractor")

@@ -117,8 +117,10 @@ def _as_bool(name: str, value) -> bool:
 
 def check(id: str, claim: str, held, *, source: str, kind: str = "evidence", verdict: str | None = None,
           expected: bool = True, paper=None, ours=None, deviation: str | None = None, line: str | None = None,
-          show: bool = True) -> bool:
-    """Print ``<claim>: <held>`` (or ``line``) and record the check; return ``held``.
+          show: bool = True) -> None:
+    """Print ``<claim>: <held>`` (or ``line``) and record the check.
+
+    Returns nothing, so that a check on the last line of a notebook cell adds no output of its own.
 
     Args:
         id: unique within the chapter, e.g. ``"7.1-lemma-1"``.
@@ -145,7 +147,6 @@ def check(id: str, claim: str, held, *, source: str, kind: str = "evidence", ver
                   deviation=deviation, line=_text("line", text)))
     if show:
         print(text)
-    return held
 
 
 def not_run(id: str, claim: str, *, source: str, reason: str, paper=None, kind: str = "evidence") -> None:
@@ -266,7 +267,8 @@ chapter (`reprolib.claims`); nothing on this page is typed by hand.
                      f"| claim | source | paper | ours | verdict | kind | section |\n|---|---|---|---|---|---|---|")
         for c, sec in zip(ch["checks"], ch["sections"]):
             ours = c.ours if c.ours is not None else ("—" if c.held is None else ("holds" if c.held else "does not hold"))
-            link = f"[{_md(sec.split(' ')[0])}](chapters/{name}.ipynb#{slug(sec)})" if sec else ""
+            label = sec.split(" ")[0] if sec and sec[0].isdigit() else sec  # "7.1", or an unnumbered heading
+            link = f"[{_md(label)}](chapters/{name}.ipynb#{slug(sec)})" if sec else ""
             parts.append(f"| {_md(c.claim)} | {_md(c.source)} | {_md(c.paper) or '—'} | {_md(ours)} | "
                          f"{_verdict(c)} | {c.kind} | {link} |")
         parts.append("")

@@ -408,6 +408,7 @@ class Engine:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.omega_form, self.omega_norms, self.dtype = omega_form, omega_norms, dtype
+        self.init_name, self.init_options = init, dict(init_options or {})
         self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
         self.gens = [torch.Generator().manual_seed(r.seed) for r in self.runs]
         self.eval_gens = [torch.Generator().manual_seed(r.seed + EVAL_SEED_OFFSET) for r in self.runs]
@@ -424,6 +425,28 @@ class Engine:
         self.train_seconds = 0.0  # time spent in train(), summed over resumed sessions
         self.log = {k: [] for k in ("update", "run", "loss", "omega", "norm", "clipped", "fallback", "rho")}
         self.evals = {k: [] for k in ("update", "run", "error")}
+
+    def choices(self) -> dict:
+        """Every modelling choice of this engine that changes the numbers, for a results file's provenance:
+        the task and its variant, the initialization and its variant, the loss (head and reduction),
+        Ω's form, norms and reduction, the dtype."""
+        import inspect
+
+        def default(fn, name):
+            p = inspect.signature(fn).parameters.get(name)
+            return None if p is None or p.default is inspect.Parameter.empty else p.default
+
+        reductions = {"last_softmax": "cross-entropy at the last step, mean over the minibatch",
+                      "every_softmax": "cross-entropy at every step, mean over steps x minibatch",
+                      "last_linear": "squared error at the last step, mean over the minibatch"}
+        init_fn = initialization.INITS[self.init_name]
+        task_options = {**self.task.options, **self.task_options}
+        return {"task": self.task.name, "task_variant": task_options.pop("variant", default(self.task.make, "variant")),
+                "task_options": task_options,
+                "init": self.init_name, "init_variant": self.init_options.get("variant", default(init_fn, "variant")),
+                "loss": reductions[self.task.head], "omega_form": self.omega_form, "omega_norms": self.omega_norms,
+                "omega_reduction": "mean over the included (step, sequence) terms, as the original code",
+                "dtype": str(self.dtype).removeprefix("torch.")}
 
     # ------------------------------------------------------------------ data
     def _batch(self, ids, gens, batch_size, length) -> Batch:

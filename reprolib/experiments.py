@@ -143,6 +143,22 @@ def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> l
     return rows
 
 
+def choices(experiment: str, s: dict) -> dict:
+    """The modelling choices behind each engine of ``experiment`` with settings ``s`` (task and
+    initialization variants, loss, Ω's form, norms and reduction, dtype; :meth:`Engine.choices`),
+    keyed ``"<task> / <init>"``: what a results file records besides the settings."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
+    pairs = ([("temporal_order", i) for i in s["inits"]] if experiment == "fig7"
+             else [(m["task"], m["init"]) for m in s["models"]])
+    out = {}
+    for task, init in pairs:
+        eng = Engine(task, [Run(seed=0, lr=1.0)], init=init, n_hidden=s.get("n_hidden", 50), batch_size=1, length=10,
+                     omega_form=s["omega_form"], device="cpu")
+        out[f"{task} / {init}"] = eng.choices()
+    return out
+
+
 def results_path(experiment: str, profile: str) -> Path:
     """Where the command writes ``experiment`` at ``profile``: ``results/<experiment>_<profile>.json``."""
     settings(experiment, profile)  # validates both names
@@ -249,6 +265,7 @@ def main(argv=None) -> int:
     # training time summed over the engines and over resumed invocations (checkpoints keep it)
     engines = {(r.get("init"), r.get("T"), r.get("task"), str(r.get("train"))): r["engine_seconds"] for r in rows}
     prov["train_seconds_total"] = round(sum(engines.values()), 1)
+    prov["choices"] = choices(args.experiment, s)
     write_json(out, {"provenance": prov, "runs": rows})
     print(f"wrote {out} ({len(rows)} runs, {time.perf_counter() - start:.0f} s)")
     return 0

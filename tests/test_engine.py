@@ -232,3 +232,22 @@ def test_trained_networks_tested_at_another_length_equal_the_readable_route(task
         tester.load_params([{**p, "W_rec": p["W_rec"][:2]} for p in res.params])
     with pytest.raises(ValueError, match="length"):
         tester.evaluate(10, length=0)
+
+
+def test_choices_record_every_variant_that_changes_the_numbers():
+    eng = Engine("temporal_order", [Run(seed=0, lr=0.01)], init="smart_tanh", length=10, omega_form="h",
+                 task_options={"variant": "code"}, init_options={"variant": "code"}, dtype=torch.float64)
+    c = eng.choices()
+    assert (c["task_variant"], c["init_variant"], c["omega_form"], c["dtype"]) == ("code", "code", "h", "float64")
+    assert "last step" in c["loss"] and c["omega_norms"] == "squared"
+    c = Engine("memorization_extended", [Run(seed=0, lr=0.01)], init="basic_tanh", length=5).choices()
+    assert c["task_variant"] == "paper" and c["task_options"] == {"n_values": 5, "n_pos": 10} and c["omega_form"] == "x"
+    assert "every step" in c["loss"]
+
+
+def test_results_provenance_names_the_choices_of_every_engine():
+    from reprolib import experiments
+    s = experiments.settings("tables", "ci")
+    c = experiments.choices("tables", s)
+    assert set(c) == {f"{m['task']} / {m['init']}" for m in s["models"]}
+    assert all(v["omega_form"] == s["omega_form"] for v in c.values())

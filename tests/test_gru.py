@@ -326,7 +326,7 @@ def spiked(gen, n, top, bulk=(0.2, 1.2)):
 
 
 def tf_port(W, delta):
-    """The two formulas of the public TensorFlow port (ORIGINAL_CODE.md), for comparison."""
+    """The two formulas of the public TensorFlow port (book/original_code.md, "Known mistakes of public ports")."""
     U, S, Vh = torch.linalg.svd(W)
     V = Vh.T
     wrong_rebuild = U @ V @ torch.diag(S.clamp(max=2 - delta))     # u·v·diag(s), not u·diag(s)·vᵀ
