@@ -178,8 +178,14 @@ caption("1.1", "Left: the norm of the error carried back l steps through a linea
 max_gap = max(abs(s["rate"] - math.log(s["rho"])) for s in sweep)
 check("1.2-eq7-rate", f"max |growth rate - log|lambda1|| over {n_rho} radii < 1e-6", max_gap < 1e-6,
       source="Pascanu eq. 7", kind="identity")
-print(f"min |cos| with the left eigenvector p1: {min(s['cos_left'] for s in sweep):.6f}")
-print(f"min |cos| with the right eigenvector q1 (the paper's q_j): {min(s['cos_right'] for s in sweep):.4f}")
+min_cos_left, min_cos_right = min(s["cos_left"] for s in sweep), min(s["cos_right"] for s in sweep)
+check("1.2-eq7-left", "the back-propagated error turns towards the left eigenvector p1 of W_rec "
+      f"(min |cos| > 0.999 over {n_rho} radii)", min_cos_left > 0.999, source="Pascanu eq. 7", kind="identity", deviation="L1", ours=f"min |cos| = {min_cos_left:.6f}",
+      line=f"min |cos| with the left eigenvector p1: {min_cos_left:.6f}")
+check("1.2-eq7-right", "the back-propagated error turns towards the right eigenvector q1 of W_rec, the paper's q_j "
+      f"(min |cos| > 0.999 over {n_rho} radii)", min_cos_right > 0.999, source="Pascanu eq. 7", kind="identity",
+      expected=False, verdict="paper wrong", deviation="L1", paper="turns towards q_j", ours=f"min |cos| = {min_cos_right:.4f}",
+      line=f"min |cos| with the right eigenvector q1 (the paper's q_j): {min_cos_right:.4f}")
 
 # %% [markdown]
 # **Verdict.** The growth rate equals $\log|\lambda_1|$ to the printed precision, for contracting
@@ -212,7 +218,11 @@ local = np.gradient(log_norms0.cpu().numpy())  # local growth rate per step
 mid = 0.5 * (math.log(lam12[0]) + math.log(lam12[1]))
 l_switch = int(np.argmax(local > mid))
 l_pred = math.log(1 / EPS) / math.log(lam12[0] / lam12[1])
-print(f"c1 = 0: growth rate over 10 <= l <= 60: {linear.growth_rate(log_norms0[:61], 10):.4f}")
+rate_c1_zero = linear.growth_rate(log_norms0[:61], 10)
+check("1.2-c1-zero-rate", "with c1 = 0 the error grows at log|lambda2|, not log|lambda1| (|rate - log|lambda2|| < 0.01 "
+      "over 10 <= l <= 60)", abs(rate_c1_zero - math.log(lam12[1])) < 0.01, source="Pascanu eq. 7", kind="identity",
+      deviation="L2", ours=f"{rate_c1_zero:.4f} (log|lambda2| = {math.log(lam12[1]):.4f})",
+      line=f"c1 = 0: growth rate over 10 <= l <= 60: {rate_c1_zero:.4f}")
 print(f"        log|lambda2| = {math.log(lam12[1]):.4f}, log|lambda1| = {math.log(lam12[0]):.4f}")
 # the switch itself depends on the rounding of each step (it moves by tens of steps between CPUs), so we check
 # the order of magnitude the argument predicts rather than print it
@@ -221,7 +231,11 @@ check("1.2-round-off-switch", "round-off brings lambda1 back within a factor 2 o
       within, source="Pascanu §2.2", kind="evidence", deviation="L2",
       ours=f"estimate {l_pred:.0f} steps", line=f"round-off brings lambda1 back within a factor 2 of the estimate "
       f"log(1/eps)/log(lambda1/lambda2) = {l_pred:.0f} steps: {within}")
-print(f"growth rate over the last 100 steps: {linear.growth_rate(log_norms0, L0 - 100):.4f}")
+rate_last = linear.growth_rate(log_norms0, L0 - 100)
+check("1.2-round-off-lambda1", "in floating point lambda1 wins eventually: over the last 100 steps the error grows at "
+      "log|lambda1| (within 0.01)", abs(rate_last - math.log(lam12[0])) < 0.01, source="Pascanu §2.2", kind="evidence",
+      deviation="L2", ours=f"{rate_last:.4f} (log|lambda1| = {math.log(lam12[0]):.4f})",
+      line=f"growth rate over the last 100 steps: {rate_last:.4f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -304,8 +318,12 @@ for lam_j in (1.0, 0.999):
     log_norms_j, _ = linear.power_iteration(randn(jordan_m), W, jordan_L)
     p, r = linear.fit_power_exponential(log_norms_j, jordan_L // 10)
     jordan.append((lam_j, log_norms_j.cpu(), p, r))
-    print(f"J_{jordan_m}({lam_j}): power p = {p:.3f} (m - 1 = {jordan_m - 1}), "
-          f"rate r = {r:.5f} (log|lambda| = {math.log(lam_j):.5f})")
+    check(f"1.4-jordan-{lam_j}", f"J_{jordan_m}({lam_j}): the error grows like l^(m-1) |lambda|^l "
+          "(|p - (m - 1)| < 0.1 and |r - log|lambda|| < 1e-4)",
+          abs(p - (jordan_m - 1)) < 0.1 and abs(r - math.log(lam_j)) < 1e-4, source="Pascanu §2.2", kind="identity",
+          deviation="L3", ours=f"p = {p:.3f}, r = {r:.5f}",
+          line=f"J_{jordan_m}({lam_j}): power p = {p:.3f} (m - 1 = {jordan_m - 1}), "
+               f"rate r = {r:.5f} (log|lambda| = {math.log(lam_j):.5f})")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -343,8 +361,12 @@ for rho in (0.9, 1.1):
     eq8[rho] = {name: C[name].flatten(1).norm(dim=1).cpu() for name in ("b", "W_in")}
     nb = eq8[rho]["b"]
     share = (nb[: T // 2].sum() / nb.sum()).item()
-    print(f"rho = {rho}: ||g_1|| / ||g_t|| = {(nb[0] / nb[-1]).item():9.4g} (b); "
-          f"the half k <= t/2 carries {100 * share:5.1f}% of sum_k ||g_k||")
+    claim = (f"rho = {rho} > 1: the long-term half k <= t/2 carries most of sum_k ||g_k|| (share > 50%)" if rho > 1 else
+             f"rho = {rho} < 1: the short-term half k > t/2 carries most of sum_k ||g_k|| (long-term share < 50%)")
+    check(f"1.5-eq8-rho-{rho}", claim, share > 0.5 if rho > 1 else share < 0.5, source="Pascanu eq. 8",
+          ours=f"{100 * share:.1f}% in the half k <= t/2",
+          line=f"rho = {rho}: ||g_1|| / ||g_t|| = {(nb[0] / nb[-1]).item():9.4g} (b); "
+               f"the half k <= t/2 carries {100 * share:5.1f}% of sum_k ||g_k||")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
@@ -429,7 +451,16 @@ W_nn = torch.tensor([[0.8, 2.0], [0.0, 0.8]], dtype=D, device=dev)
 log_norms_nn, _ = linear.power_iteration(torch.tensor([1.0, 0.0], dtype=D, device=dev), W_nn, 60)
 amp = (log_norms_nn - log_norms_nn[0]).exp()
 print(f"rho(W) = {linear.spectral_radius(W_nn):.2f} < 1 but ||W||_2 = {torch.linalg.matrix_norm(W_nn, 2).item():.2f}")
-print(f"the error grows to {amp.max().item():.2f}x at l = {int(amp.argmax())}, and is {amp[-1].item():.1e}x at l = 60")
+rho_nn = linear.spectral_radius(W_nn)
+below_eta = bool((amp <= rho_nn ** torch.arange(len(amp), dtype=D, device=dev) * (1 + 1e-12)).all())
+line = f"the error grows to {amp.max().item():.2f}x at l = {int(amp.argmax())}, and is {amp[-1].item():.1e}x at l = 60"
+check("1.6-eigenvalue-condition", "with the summary's eigenvalue condition rho(W_rec) < 1/gamma (here 0.8 < 1, gamma = 1) "
+      "the error stays below eta^l, eta = gamma rho(W_rec), for every l <= 60", below_eta, source="Pascanu summary eq. 10",
+      kind="identity", expected=False, verdict="paper wrong", deviation="L4", paper="below eta^l",
+      ours=f"grows to {amp.max().item():.2f}x at l = {int(amp.argmax())}", line=line)
+check("1.6-eigenvalue-asymptotic", "with rho(W_rec) < 1/gamma the error still vanishes asymptotically (ratio < 1e-2 at l = 60)",
+      amp[-1].item() < 1e-2, source="Pascanu summary eq. 10", kind="identity", deviation="L4",
+      ours=f"{amp[-1].item():.1e} at l = 60", line=line, show=False)
 
 # %% [markdown]
 # **Verdict.** With the norm, the sufficient condition holds on every network we drew. With the

@@ -153,7 +153,10 @@ check("2.1-eq9-nonstrict", "a u orthogonal to J_i v only makes the left side of 
       kind="identity", verdict="paper wrong", deviation="B1",
       line=f"  u orthogonal to J_i v only : |u^T J_i v| < 1e-12: {zero_lhs}, |u^T v| = {rhs:.4f}  "
            "-> eq. (9) fails for every alpha > 0, even with '>='")
-print(f"  the carried direction turns at every step: median |cos(v_(i-1), v_i)| = {turn:.3f}")
+check("2.1-eq9-fixed-v", "a fixed v can meet eq. (9) with '>=' along a trajectory: J_i carries the direction close to itself "
+      "(median |cos(v_(i-1), v_i)| > 0.5)", turn > 0.5, source="Pascanu eq. 9", expected=False, verdict="paper wrong",
+      deviation="B1", paper="v expanded by the J_i (eq. 9)", ours=f"median |cos| = {turn:.3f}",
+      line=f"  the carried direction turns at every step: median |cos(v_(i-1), v_i)| = {turn:.3f}")
 
 # %% [markdown]
 # **Verdict.** Eq. (9) as printed cannot be met by any Jacobian of a network with two or more units, and the
@@ -221,10 +224,22 @@ for name, r in runs.items():
           identity < 1e-10, source="Pascanu eq. 13", kind="identity", deviation="B1", line=line)
     check(f"2.2-eq13-valid-{name}", f"{name}: C_k alpha^(l-|P|) <= |g_k . V_k| <= ||g_k|| for every l (eq. 13)", valid,
           source="Pascanu eq. 13", kind="identity", deviation="B2", line=line, show=False)
-    print(f"  at l = {T_bound}: |P|/l = {(e['P'][0] / e['l'][0]).item():.3f}, alpha = {e['alpha'][0].item():.4f}, "
-          f"beta = {e['beta'][0].item():.4f}")
-    print(f"  growth rate per step of ||g_k||: {rate['log_contribution']:.4f}, of the bound: {rate['log_bound']:.4f}, "
-          f"of C_k: {rate['log_C']:.4f}, of gamma_k: {rate['log_gamma']:.4f}")
+    P_share = (e["P"][0] / e["l"][0]).item()
+    check(f"2.2-p-bounded-{name}", f"{name}: |P| stays bounded as l grows, as eq. (13) assumes "
+          f"(|P|/l < 0.05 at l = {T_bound})", P_share < 0.05, source="Pascanu eq. 13", expected=False,
+          verdict="paper wrong", deviation="B3", paper="|P| bounded", ours=f"|P|/l = {P_share:.3f}",
+          line=f"  at l = {T_bound}: |P|/l = {P_share:.3f}, alpha = {e['alpha'][0].item():.4f}, "
+               f"beta = {e['beta'][0].item():.4f}")
+    line = (f"  growth rate per step of ||g_k||: {rate['log_contribution']:.4f}, of the bound: {rate['log_bound']:.4f}, "
+            f"of C_k: {rate['log_C']:.4f}, of gamma_k: {rate['log_gamma']:.4f}")
+    check(f"2.2-bound-grows-{name}", f"{name}: the bound C_k alpha^(l-|P|) of eq. (13) grows exponentially with l (rate > 0)",
+          rate["log_bound"] > 0, source="Pascanu eq. 13", expected=False, verdict="paper wrong", deviation="B3",
+          paper="grows exponentially", ours=f"{rate['log_bound']:.4f} per step (||g_k||: {rate['log_contribution']:.4f})",
+          line=line)
+    check(f"2.2-c-gamma-{name}", f"{name}: C_k is mostly a constraint on gamma_k: it decays at the rate of gamma_k "
+          "(|rate of C_k - rate of gamma_k| < 0.05 per step)", abs(rate["log_C"] - rate["log_gamma"]) < 0.05,
+          source="Pascanu §2.3", expected=False, verdict="paper wrong", deviation="B3", paper="mostly a constraint on gamma_k",
+          ours=f"C_k: {rate['log_C']:.4f}, gamma_k: {rate['log_gamma']:.4f} per step", line=line, show=False)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -265,10 +280,18 @@ caption("2.1", "Left and centre: the temporal contribution of step k to ∂E_t/�
 cos_random = math.exp(math.lgamma(N / 2) - math.lgamma((N + 1) / 2)) / math.sqrt(math.pi)  # E|cos| of random directions
 for name, e in eq13.items():
     gap = ((e["log_contribution"] - e["log_bound"]) / math.log(10)).flip(0)  # index l - 1
-    print(f"{name}: log10(||g_k|| / bound) at l = 50, 100, {T_bound}: "
-          f"{gap[49].item():.2f}, {gap[99].item():.2f}, {gap[T_bound - 1].item():.2f}")
-    print(f"  median |cos(delta_k, v_k)| over l >= 50: {e['cos'][: T_bound - 49].median().item():.3f} "
-          f"(random directions in R^{N}: {cos_random:.3f})")
+    gap_end = gap[T_bound - 1].item()
+    check(f"2.2-tight-{name}", f"{name}: the bound of eq. (13) becomes tight along v "
+          f"(||g_k|| within a factor 10 of the bound at l = {T_bound})", gap_end < 1, source="Pascanu §2.3", expected=False,
+          verdict="paper wrong", deviation="B4", paper="tight", ours=f"log10(||g_k|| / bound) = {gap_end:.2f}",
+          line=f"{name}: log10(||g_k|| / bound) at l = 50, 100, {T_bound}: "
+               f"{gap[49].item():.2f}, {gap[99].item():.2f}, {gap_end:.2f}")
+    cos_v = e["cos"][: T_bound - 49].median().item()
+    check(f"2.2-along-v-{name}", f"{name}: the error delta_k lies along v_k, so the gradient is approximately "
+          "C_k alpha^(l-|P|) v (median |cos(delta_k, v_k)| over l >= 50 > 0.5)", cos_v > 0.5, source="Pascanu §2.3",
+          expected=False, verdict="paper wrong", deviation="B4", paper="gradient along v",
+          ours=f"median |cos| = {cos_v:.3f} (random directions: {cos_random:.3f})",
+          line=f"  median |cos(delta_k, v_k)| over l >= 50: {cos_v:.3f} (random directions in R^{N}: {cos_random:.3f})")
 
 # %% [markdown]
 # **Verdict.** Not confirmed: the gap widens linearly in $l$ on the log scale, so the bound does not become
@@ -323,8 +346,13 @@ for name, r in runs.items():  # the steps after the washout (x_0 = 0 gives rho_s
 
 c = 2.0
 W_nil = c * torch.tensor([[1.0, -1.0], [1.0, -1.0]], dtype=D)
-print(f"W = {c} [[1, -1], [1, -1]]: rho(W) = {linear.spectral_radius(W_nil):.4f}, "
-      f"rho(W diag(1, 0)) = {linear.spectral_radius(W_nil @ torch.diag(torch.tensor([1.0, 0.0], dtype=D))):.4f}")
+rho_nil = linear.spectral_radius(W_nil)
+rho_nil_sat = linear.spectral_radius(W_nil @ torch.diag(torch.tensor([1.0, 0.0], dtype=D)))
+check("2.3-nilpotent", f"rho(W diag(sigma')) <= rho(W) rho_sigma' for W = {c} [[1, -1], [1, -1]] and diag(sigma') = diag(1, 0) "
+      "(within 1e-6)", rho_nil_sat <= rho_nil + 1e-6, source="Pascanu §2.3", kind="identity", expected=False,
+      verdict="paper wrong", deviation="B5", paper="rho(J_i) <= rho(W_rec) rho_sigma'",
+      ours=f"rho(W) = {rho_nil:.4f}, rho(W diag(1, 0)) = {rho_nil_sat:.4f}",
+      line=f"W = {c} [[1, -1], [1, -1]]: rho(W) = {rho_nil:.4f}, rho(W diag(1, 0)) = {rho_nil_sat:.4f}")
 
 # %% [markdown]
 # **Verdict.** $\rho_{\sigma'} \le 1$ (tanh) and $\le 1/4$ (sigmoid) hold, with equality only at $x = 0$, so the
@@ -410,12 +438,16 @@ for name, s in sweep.items():
     grew = s["rates"] > min_rate
     half = rho_gammas[grew.mean(axis=1) >= 0.5]
     n_grew = int(grew[below].sum())
-    check(f"2.4-gaussian-below-{name.replace(', ', '-').replace(' ', '-')}",
+    first_half = f"{half[0]:.2f}" if half.size else "none in the sweep"
+    line = (f"{name:18s}: networks with rho(W_rec) gamma < 1 that grew: {n_grew} of {grew[below].size} "
+            f"(max rate {s['rates'][below].max():.3f}); first rho gamma where half or more grow: " + first_half)
+    key = name.replace(", ", "-").replace(" ", "-")
+    check(f"2.4-gaussian-below-{key}",
           f"{name}: no random Gaussian network with rho(W_rec) gamma < 1 grew", n_grew == 0, source="Pascanu §2.3",
-          paper="none (rho(W_rec) > 1/gamma is necessary)", ours=f"{n_grew} of {grew[below].size} grew",
-          line=f"{name:18s}: networks with rho(W_rec) gamma < 1 that grew: {n_grew} of {grew[below].size} "
-               f"(max rate {s['rates'][below].max():.3f}); first rho gamma where half or more grow: "
-               + (f"{half[0]:.2f}" if half.size else "none in the sweep"))
+          paper="none (rho(W_rec) > 1/gamma is necessary)", ours=f"{n_grew} of {grew[below].size} grew", line=line)
+    check(f"2.4-not-sufficient-{key}", f"{name}: rho(W_rec) > 1/gamma is far from sufficient: half or more of the random "
+          "Gaussian networks grow only from rho(W_rec) gamma >= 1.5", bool(half.size == 0 or half[0] >= 1.5),
+          source="Pascanu §2.3", ours=f"first rho gamma where half or more grow: {first_half}", line=line, show=False)
 
 # %% [markdown]
 # **Verdict.** On random Gaussian networks the paper's condition is borne out: no network with
@@ -550,8 +582,17 @@ caption("2.4", "Input scales from 0.1 to the maximum drive the units into satura
 # %%
 for name, s in sat.items():
     corr = {key: np.corrcoef(s["saturated"], s[key])[0, 1] for key in ("x_form", "h_form")}
-    print(f"{name}: correlation of saturation with ||d+x_k/dW_rec|| (eq. 2): {corr['x_form']:+.3f}, "
-          f"with ||d+h_k/dW_rec|| (h-form): {corr['h_form']:+.3f}")
+    key = name.replace(", ", "-").replace(" ", "-")
+    line = (f"{name}: correlation of saturation with ||d+x_k/dW_rec|| (eq. 2): {corr['x_form']:+.3f}, "
+            f"with ||d+h_k/dW_rec|| (h-form): {corr['h_form']:+.3f}")
+    check(f"2.5-saturation-x-{key}", f"{name}: saturation shrinks ||d+x_k/dW_rec|| in eq. (2) "
+          "(correlation with the fraction of saturated units < 0)", bool(corr["x_form"] < 0), source="Pascanu §2.3",
+          expected=False, verdict="paper wrong", deviation="B8", paper="saturation shrinks d+x_k/dtheta",
+          ours=f"correlation {corr['x_form']:+.3f}", line=line)
+    check(f"2.5-saturation-h-{key}", f"{name}: in the h-form, saturation shrinks ||d+h_k/dW_rec|| "
+          "(correlation with the fraction of saturated units < -0.5)", bool(corr["h_form"] < -0.5), source="Pascanu §2.3",
+          verdict="reproduced qualitatively", deviation="B8", ours=f"correlation {corr['h_form']:+.3f}", line=line,
+          show=False)
     print(f"  relative size over the sweep: eq. (2) from {s['x_form'].min():.3f} to {s['x_form'].max():.3f}, "
           f"h-form from {s['h_form'].min():.3f} to {s['h_form'].max():.3f}")
     print("  input scale  saturated  rate    |P|/l  log alpha  log beta  bound rate")
@@ -562,7 +603,6 @@ for name, s in sat.items():
     decays, below_rate = bool((s["bound_rate"] < 0).all()), bool((s["bound_rate"] < s["rate"]).all())
     line = (f"  the bound decays (rate < 0) on every trajectory: {decays}; "
             f"it is below the actual rate on every trajectory: {below_rate}")
-    key = name.replace(", ", "-").replace(" ", "-")
     check(f"2.5-bound-decays-{key}", f"{name}: the bound of eq. (13) decays (rate < 0) on every trajectory", decays,
           source="Pascanu eq. 13", verdict="paper wrong", deviation="B3", paper="the bound grows exponentially with t",
           line=line)

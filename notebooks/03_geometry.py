@@ -117,7 +117,12 @@ check("3.1-closed-forms", f"eq. (12)-(13) = autograd for t <= {T_linear}, w in (
       err < 1e-12, source="Pascanu summary eq. 12-13", kind="identity")
 check("3.1-ratio", "curvature / gradient = (t - 1)/w (abs. error < 1e-9)", ratio_err < 1e-9,
       source="Pascanu summary eq. 13", kind="identity", deviation="G6")
-print(f"at t = {T_linear}: ratio = {ratio[-1, 0].item():.4f} (w = 0.9), {ratio[-1, 1].item():.4f} (w = 1.1)")
+grows = bool((ratio[-1] > 10 * ratio[0]).all())  # t = T_linear against t = 2, for both w
+check("3.1-ratio-grows", f"the curvature outgrows the gradient for w = 0.9 and 1.1 alike: curvature / gradient at "
+      f"t = {T_linear} > 10 x its value at t = 2", grows, source="Pascanu summary eq. 13", kind="identity",
+      deviation="G6", ours=f"{ratio[0, 0].item():.4f} -> {ratio[-1, 0].item():.4f} (w = 0.9), "
+      f"{ratio[0, 1].item():.4f} -> {ratio[-1, 1].item():.4f} (w = 1.1)",
+      line=f"at t = {T_linear}: ratio = {ratio[-1, 0].item():.4f} (w = 0.9), {ratio[-1, 1].item():.4f} (w = 1.1)")
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -169,8 +174,12 @@ W, B = W.to(dev), B.to(dev)
 S = surface.one_unit_surface(W, B, T, X0, Y)
 grad_norm = torch.linalg.vector_norm(S.grad, dim=-1)
 w_wall = 1 / surface.wall_alpha(torch.tensor(1.0, dtype=D), X0).item()  # alpha = w sigma'(x0) = 1 there
-print(f"grid {n_grid} x {n_grid}: E in [{S.E.min().item():.4f}, {S.E.max().item():.4f}], "
-      f"||grad E|| up to {grad_norm.max().item():.4g}")
+check("3.2-plateau-valley", "the error surface has a valley and an upper plateau, as in Fig. 3 "
+      "(min E < 0.01, max E > 0.4 on the grid)", S.E.min().item() < 0.01 and S.E.max().item() > 0.4,
+      source="Pascanu Fig. 3", verdict="reproduced qualitatively", deviation="G1",
+      ours=f"E in [{S.E.min().item():.4f}, {S.E.max().item():.4f}]",
+      line=f"grid {n_grid} x {n_grid}: E in [{S.E.min().item():.4f}, {S.E.max().item():.4f}], "
+           f"||grad E|| up to {grad_norm.max().item():.4g}")
 print(f"the wall exists for w > 1/sigma'(x0) = {w_wall:.4f}")
 
 # %% [markdown]
@@ -252,9 +261,19 @@ check("3.3-wall-gradient", "on the wall, gradient = closed form (rel. error < 1e
       source="Pascanu eq. 13", kind="identity", deviation="G3",
       line=f"  gradient = closed form (rel. error < 1e-8): {rel < 1e-8}; "
            f"||grad E|| from {gn_on.min().item():.3e} to {gn_on.max().item():.3e}")
-print(f"  min |cos(grad E, wall normal)| = {surface.abs_cos(S_on.grad, normal).min().item():.6f}")
-print(f"  min |cos(v_max(H), wall normal)| = {surface.abs_cos(v_on, normal).min().item():.6f}")
-print(f"  slope of log|lambda_max| against log||grad E||: {slope:.4f} (curvature ~ ||grad||^2 would give 2)")
+cos_g_on = surface.abs_cos(S_on.grad, normal).min().item()
+cos_v_on = surface.abs_cos(v_on, normal).min().item()
+check("3.3-gradient-along-normal", f"on the wall the gradient points along the wall's normal v = (sigma(x0), 1) "
+      f"(min |cos| > 0.9999 over {len(w_on)} points)", cos_g_on > 0.9999, source="Pascanu eq. 13", kind="identity",
+      deviation="G3", ours=f"{cos_g_on:.6f}", line=f"  min |cos(grad E, wall normal)| = {cos_g_on:.6f}")
+check("3.3-curvature-along-normal", f"on the wall the leading Hessian eigenvector is the wall's normal v, the "
+      f"direction of the exploding gradient (min |cos| > 0.999 over {len(w_on)} points)", cos_v_on > 0.999,
+      source="Pascanu §2.4", deviation="G4", ours=f"{cos_v_on:.6f}",
+      line=f"  min |cos(v_max(H), wall normal)| = {cos_v_on:.6f}")
+check("3.3-curvature-explodes", "on the wall the curvature explodes with the gradient, roughly as its square "
+      "(slope of log|lambda_max| against log||grad E|| between 1.5 and 2.5)", 1.5 < slope < 2.5,
+      source="Pascanu §2.4", ours=f"{slope:.4f}",
+      line=f"  slope of log|lambda_max| against log||grad E||: {slope:.4f} (curvature ~ ||grad||^2 would give 2)")
 
 # %% [markdown]
 # The growth with the horizon: at one point of the wall, $\|\nabla\mathcal{E}_T\|$ for $T = 1..100$ grows at
@@ -266,8 +285,11 @@ b_fix = surface.wall_b(w_fix, X0)
 norms_T = torch.stack([surface.one_unit_surface(w_fix, b_fix, t, X0, Y, hessian=False).grad.norm() for t in range(1, 101)])
 alpha_fix = surface.wall_alpha(w_fix, X0).item()
 rate = linear.growth_rate(norms_T.log(), 19)
-print(f"w = {w_fix.item()}: alpha = {alpha_fix:.4f}, growth rate of ||grad E_T|| = {rate:.4f} per step, "
-      f"log alpha = {math.log(alpha_fix):.4f}")
+check("3.3-growth-rate", "on the wall ||grad E_T|| grows like alpha^T: growth rate = log alpha "
+      "(|difference| < 1e-4 per step)", abs(rate - math.log(alpha_fix)) < 1e-4, source="Pascanu eq. 13",
+      kind="identity", deviation="G3", ours=f"{rate:.4f} vs log alpha = {math.log(alpha_fix):.4f}",
+      line=f"w = {w_fix.item()}: alpha = {alpha_fix:.4f}, growth rate of ||grad E_T|| = {rate:.4f} per step, "
+           f"log alpha = {math.log(alpha_fix):.4f}")
 
 # %% [markdown]
 # Across the wall: at $w = 6$ we move off the wall along $b$, on both sides, by $\delta$ from $10^{-14}$ to
@@ -283,10 +305,18 @@ for side in (1, -1):
     lam_side, v_side = surface.leading_eigenpair(S_side.hessian)
     across[side] = dict(E=S_side.E, g=S_side.grad.norm(dim=-1), lam=lam_side.abs(), cos=surface.abs_cos(S_side.grad, v_side))
 in_wall = delta < 1e-9
-print(f"within 1e-9 of the wall: ||grad E|| >= {min(a['g'][in_wall].min().item() for a in across.values()):.3e}, "
-      f"|cos| >= {min(a['cos'][in_wall].min().item() for a in across.values()):.6f}")
-print(f"farther than 1e-6: ||grad E|| <= {max(a['g'][delta > 1e-6].max().item() for a in across.values()):.3e}, "
-      f"min |cos| = {min(a['cos'][delta > 1e-6].min().item() for a in across.values()):.4f}")
+g_in = min(a["g"][in_wall].min().item() for a in across.values())
+cos_in = min(a["cos"][in_wall].min().item() for a in across.values())
+g_off = max(a["g"][delta > 1e-6].max().item() for a in across.values())
+cos_off = min(a["cos"][delta > 1e-6].min().item() for a in across.values())
+check("3.3-aligned-in-wall", "within 1e-9 of the wall (w = 6) the gradient explodes and is the leading Hessian "
+      "eigenvector (||grad E|| > 1e5, min |cos(grad E, v_max)| > 0.9999)", g_in > 1e5 and cos_in > 0.9999,
+      source="Pascanu §2.4", deviation="G4", ours=f"||grad E|| >= {g_in:.3e}, |cos| >= {cos_in:.6f}",
+      line=f"within 1e-9 of the wall: ||grad E|| >= {g_in:.3e}, |cos| >= {cos_in:.6f}")
+check("3.3-loosens-off-wall", "farther than 1e-6 from the wall, where the gradient is moderate (< 1e3), the alignment "
+      "loosens (min |cos(grad E, v_max)| < 0.99)", g_off < 1e3 and cos_off < 0.99, source="Pascanu §2.4",
+      deviation="G4", ours=f"||grad E|| <= {g_off:.3e}, min |cos| = {cos_off:.4f}",
+      line=f"farther than 1e-6: ||grad E|| <= {g_off:.3e}, min |cos| = {cos_off:.4f}")
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), sharex=True)
@@ -332,10 +362,22 @@ for name, thr in (("plain", None), ("clipped", threshold)):
     E_end = surface.one_unit_surface(path[-1, :, 0], path[-1, :, 1], T, X0, Y, hessian=False).E
     runs[name] = dict(path=path.cpu(), jump=jump, E_end=E_end, norms=norms)
 print(f"median ||grad E|| over all plain steps: {runs['plain']['norms'].median().item():.4f} (threshold {threshold})")
+thrown, low, lines = {}, {}, {}
 for name, r in runs.items():
-    print(f"{name:8s}: thrown {int((r['jump'] > 1).sum()):2d}/{n_starts}, longest step {r['jump'].max().item():9.3f}, "
-          f"E < 0.01 after {steps} steps: {int((r['E_end'] < 0.01).sum()):2d}/{n_starts}, "
-          f"median final E {r['E_end'].median().item():.2e}")
+    thrown[name], low[name] = int((r["jump"] > 1).sum()), int((r["E_end"] < 0.01).sum())
+    lines[name] = (f"{name:8s}: thrown {thrown[name]:2d}/{n_starts}, longest step {r['jump'].max().item():9.3f}, "
+                   f"E < 0.01 after {steps} steps: {low[name]:2d}/{n_starts}, "
+                   f"median final E {r['E_end'].median().item():.2e}")
+check("3.4-plain-thrown", f"plain descent that hits the wall is thrown across the valley (a step longer than 1 in at "
+      f"least one of {n_starts} runs)", thrown["plain"] >= 1, source="Pascanu Fig. 3", deviation="G2",
+      ours=f"{thrown['plain']}/{n_starts} runs thrown", line=lines["plain"])
+longest_clipped = runs["clipped"]["jump"].max().item()
+check("3.4-clipped-not-thrown", f"clipped descent is never thrown: every step <= lr x threshold = {lr * threshold:g} < 1",
+      thrown["clipped"] == 0 and longest_clipped <= lr * threshold * (1 + 1e-12), source="Pascanu Fig. 3, Algorithm 1",
+      kind="identity", deviation="G2", ours=f"longest step {longest_clipped:.3f}", line=lines["clipped"])
+check("3.4-clipped-reaches-valley", f"clipping helps descent into the valley: more clipped than plain runs reach "
+      f"E < 0.01 within {steps} steps", low["clipped"] > low["plain"], source="Pascanu Fig. 3", deviation="G2",
+      ours=f"clipped {low['clipped']}/{n_starts}, plain {low['plain']}/{n_starts}", line=lines["clipped"], show=False)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
@@ -377,10 +419,19 @@ cos_grid = surface.abs_cos(S.grad, v_grid)
 stats2 = surface.alignment_by_gradient(grad_norm, cos_grid, top=0.1)
 rho2 = scipy.stats.spearmanr(grad_norm.flatten().cpu(), cos_grid.flatten().cpu()).statistic
 print(f"(w, b) grid, {stats2['n_top'] + stats2['n_rest']} points with a non-zero gradient:")
-print(f"  median |cos(grad E, v_max)|: top decile of ||grad E|| (>= {stats2['cut']:.4f}) {stats2['top']:.4f}, "
-      f"rest {stats2['rest']:.4f}, random direction {surface.random_cos_median(2):.4f}")
-print(f"  fraction of points with |cos| > 0.99: {(cos_grid > 0.99).double().mean().item():.4f}")
-print(f"  Spearman correlation of ||grad E|| and |cos|: {rho2:.4f}")
+check("3.5-top-aligned", "(w, b) grid: where the gradient is large it is aligned with the top curvature direction "
+      "(median |cos(grad E, v_max)| over the top decile of ||grad E|| > 0.95; random direction 0.7071)",
+      stats2["top"] > 0.95, source="Pascanu §2.4", deviation="G4", ours=f"{stats2['top']:.4f}",
+      line=f"  median |cos(grad E, v_max)|: top decile of ||grad E|| (>= {stats2['cut']:.4f}) {stats2['top']:.4f}, "
+           f"rest {stats2['rest']:.4f}, random direction {surface.random_cos_median(2):.4f}")
+frac99 = (cos_grid > 0.99).double().mean().item()
+check("3.5-aligned-everywhere", "(w, b) grid: the gradient is aligned with the top curvature direction almost "
+      "everywhere, not only where it is large (fraction of points with |cos| > 0.99 above 0.8)", frac99 > 0.8,
+      source="Pascanu §2.4", deviation="G4", ours=f"{frac99:.4f}",
+      line=f"  fraction of points with |cos| > 0.99: {frac99:.4f}")
+check("3.5-alignment-grows", "(w, b) grid: the alignment is stronger where the gradient is larger "
+      "(Spearman correlation of ||grad E|| and |cos| > 0)", rho2 > 0, source="Pascanu §2.4", expected=False,
+      deviation="G4", ours=f"{rho2:.4f}", line=f"  Spearman correlation of ||grad E|| and |cos|: {rho2:.4f}")
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
@@ -475,14 +526,28 @@ rho = scipy.stats.spearmanr(gn_N.cpu(), cos_N.cpu()).statistic
 slope_N = np.polyfit(gn_N.log().cpu().numpy(), lam_N.abs().log().cpu().numpy(), 1)[0]
 top = gn_N >= stats["cut"]
 print(f"N = {N} tanh units, {theta.shape[0]} points:")
-print(f"  median |cos(grad E, v_max)|: top decile of ||grad E|| (>= {stats['cut']:.3e}) {stats['top']:.4f}, "
-      f"rest {stats['rest']:.4f}")
-print(f"  random direction in R^D (D = {cost.dim}): {surface.random_cos_median(cost.dim):.4f}; "
-      f"in R^N (N = {N}): {surface.random_cos_median(N):.4f}")
-print(f"  top decile with |cos| > 0.9: {int((cos_N[top] > 0.9).sum())}/{int(top.sum())}; "
-      f"rest with |cos| > 0.9: {int((cos_N[~top] > 0.9).sum())}/{int((~top).sum())}")
-print(f"  Spearman correlation of ||grad E|| and |cos|: {rho:.4f}")
-print(f"  slope of log|lambda_max| against log||grad E||: {slope_N:.4f}")
+chance_D, chance_N = surface.random_cos_median(cost.dim), surface.random_cos_median(N)
+line = (f"  median |cos(grad E, v_max)|: top decile of ||grad E|| (>= {stats['cut']:.3e}) {stats['top']:.4f}, "
+        f"rest {stats['rest']:.4f}")
+check("3.6-top-aligned", f"N = {N} tanh units: where the gradient is large it is aligned with the leading Hessian "
+      f"eigenvector (median |cos(grad E, v_max)| over the top decile of ||grad E|| > 0.95)", stats["top"] > 0.95,
+      source="Pascanu §2.4", deviation="G4", ours=f"{stats['top']:.4f}", line=line)
+check("3.6-rest-partial", f"N = {N} tanh units: moderate gradients are only partly aligned (median |cos| of the rest "
+      f"below 0.5, above the chance level of R^N)", chance_N < stats["rest"] < 0.5, source="Pascanu §2.4",
+      deviation="G4", ours=f"{stats['rest']:.4f} (chance in R^N {chance_N:.4f})", line=line, show=False)
+print(f"  random direction in R^D (D = {cost.dim}): {chance_D:.4f}; in R^N (N = {N}): {chance_N:.4f}")
+n_top, n_rest = int(top.sum()), int((~top).sum())
+k_top, k_rest = int((cos_N[top] > 0.9).sum()), int((cos_N[~top] > 0.9).sum())
+check("3.6-aligned-share", f"N = {N} tanh units: alignment is a strong tendency of large gradients (|cos| > 0.9 at "
+      f">= 3/4 of the top decile, at < 1/4 of the rest)", k_top >= 0.75 * n_top and k_rest < 0.25 * n_rest,
+      source="Pascanu §2.4", deviation="G4", ours=f"{k_top}/{n_top} vs {k_rest}/{n_rest}",
+      line=f"  top decile with |cos| > 0.9: {k_top}/{n_top}; rest with |cos| > 0.9: {k_rest}/{n_rest}")
+check("3.6-alignment-grows", f"N = {N} tanh units: the alignment is stronger where the gradient is larger "
+      f"(Spearman correlation of ||grad E|| and |cos| > 0)", rho > 0, source="Pascanu §2.4", deviation="G4",
+      ours=f"{rho:.4f}", line=f"  Spearman correlation of ||grad E|| and |cos|: {rho:.4f}")
+check("3.6-curvature-explodes", f"N = {N} tanh units: the largest curvature grows at least as fast as the gradient "
+      f"norm (slope of log|lambda_max| against log||grad E|| > 1)", slope_N > 1, source="Pascanu §2.4",
+      ours=f"{slope_N:.4f}", line=f"  slope of log|lambda_max| against log||grad E||: {slope_N:.4f}")
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))

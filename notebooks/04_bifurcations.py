@@ -159,7 +159,10 @@ check("4.2-two-bifurcations", "two bifurcations found", len(b_cont) == 2, source
       ours=f"b1 = {b1:.6f}, b2 = {b2:.6f}", line=line)
 check("4.2-closed-form", "|closed form - continuation| < 1e-9", agree, source="Pascanu Fig. 4", kind="identity",
       line=line, show=False)
-print(f"F'(x*) at the folds: {fmt(dynamics.slope(x_fold, w, sigma), '.6f')}")
+slope_fold = dynamics.slope(x_fold, w, sigma)
+check("4.2-fold-slope", "the bifurcations are saddle-node folds: F'(x*) = 1 at both (|F'(x*) - 1| < 1e-9)",
+      bool(((slope_fold - 1).abs() < 1e-9).all()), source="Pascanu Fig. 4", kind="identity",
+      line=f"F'(x*) at the folds: {fmt(slope_fold, '.6f')}")
 
 b_fold_tanh, _ = dynamics.saddle_nodes(w, "tanh")
 b_cont_tanh = dynamics.locate_folds(w, torch.linspace(-4, 4, n_b, dtype=D), "tanh", n_grid)
@@ -309,10 +312,26 @@ for x0 in x0_values:
         spikes[x0, t] = b_s
 
 print("   x0  event                predicted b    t   spike at b   |spike - predicted|")
+off = {}  # x0 -> |spike - predicted| for each t
 for x0 in x0_values:
     b_pred, kind = predicted_event(x0)
+    off[x0] = [abs(spikes[x0, t] - b_pred) for t in t_values]
     for t in t_values:
-        print(f"{x0:5.2f}  {kind:20s} {b_pred:11.6f}  {t:4d}  {spikes[x0, t]:11.6f}  {abs(spikes[x0, t] - b_pred):10.6f}")
+        row = f"{x0:5.2f}  {kind:20s} {b_pred:11.6f}  {t:4d}  {spikes[x0, t]:11.6f}  {abs(spikes[x0, t] - b_pred):10.6f}"
+        print(row)
+x0_bnd = [x0 for x0 in x0_values if x_fold[0] < x0 < x_fold[1]]
+x0_fold = [x0 for x0 in x0_values if x0 not in x0_bnd]
+off_bnd = max(max(off[x0]) for x0 in x0_bnd)
+check("4.4-boundary-spike", f"crossing the basin boundary, with no bifurcation, makes dx_t/db spike: for x0 = "
+      f"{', '.join(map(str, x0_bnd))} the spike lies at b_c = x0 - w sigma(x0) (|spike - b_c| < 1e-3 for t = "
+      f"{', '.join(map(str, t_values))})", bool(x0_bnd) and off_bnd < 1e-3, source="Pascanu §2.5, Fig. 4",
+      deviation="D4", ours=f"max |spike - b_c| = {off_bnd:.6f}", line=row, show=False)
+fold_ok = bool(x0_fold) and all(max(off[x0]) < 0.05 and all(a > b for a, b in zip(off[x0], off[x0][1:]))
+                                for x0 in x0_fold)
+check("4.4-bifurcation-spikes", f"crossing a bifurcation makes dx_t/db spike: for x0 = {', '.join(map(str, x0_fold))} "
+      f"the spike lies within 0.05 of b1 or b2 and approaches it as t grows", fold_ok, source="Pascanu §2.5, Fig. 4",
+      deviation="D4", ours=", ".join(f"x0 = {x0}: " + " > ".join(f"{d:.6f}" for d in off[x0]) for x0 in x0_fold),
+      line=row, show=False)
 
 # %%
 fig, axes = plt.subplots(2, len(x0_values), figsize=(4.2 * len(x0_values), 7), sharey=True, squeeze=False)
@@ -434,7 +453,19 @@ check("4.5-x0-above-fold", f"bifurcation, x0 = {x0_bif} > x*(b2) = {x_fold[1].it
 print("      t   (b2 - spike) t^2   peak |dx_t/db|   exponent vs previous t")
 for k, (t, b_s, peak) in enumerate(law):
     expo = f"{math.log(peak / law[k - 1][2]) / math.log(t / law[k - 1][0]):.4f}" if k else ""
-    print(f"   {t:5d}   {(b2 - b_s) * t**2:16.4f}   {peak:14.6e}   {expo}")
+    row = f"   {t:5d}   {(b2 - b_s) * t**2:16.4f}   {peak:14.6e}   {expo}"
+    print(row)
+(t_a, _, p_a), (t_b, b_last, p_b) = law[-2], law[-1]
+expo_last = math.log(p_b / p_a) / math.log(t_b / t_a)
+check("4.5-bifurcation-t3", f"at a bifurcation the spike of dx_t/db grows only polynomially, like t^3 (exponent "
+      f"between t = {t_a} and {t_b} within 0.1 of 3)", abs(expo_last - 3) < 0.1, source="Pascanu §2.5",
+      verdict="reproduced qualitatively", deviation="D5", paper="an explosion, rate not given",
+      ours=f"exponent {expo_last:.4f}", line=row, show=False)
+bottleneck = (b2 - b_last) * t_b**2
+check("4.5-bottleneck", f"the bifurcation spike approaches b2 as pi^2/(a t^2), the passage time through the bottleneck "
+      f"((b2 - spike) t^2 at t = {t_b} within 2% of pi^2/a)", abs(bottleneck / (math.pi**2 / a) - 1) < 0.02,
+      source="Pascanu §2.5", deviation="D5", ours=f"{bottleneck:.4f} vs pi^2/a = {math.pi**2 / a:.4f}",
+      line=row, show=False)
 
 # %% [markdown]
 # **Verdict.** Both events give large gradients, but only the basin-boundary crossing makes them
@@ -470,8 +501,12 @@ far = gap[-1].item() * delta_x0 > 1
 check("4.6-pair-far-apart", f"x_T from x0* -/+ {delta_x0:g}: end far apart (> 1)", far, source="Pascanu Fig. 5",
       kind="identity", line=f"x_T from x0* -/+ {delta_x0:g}: {xs_pair[-1, 0, 0].item():.4f} and "
       f"{xs_pair[-1, 1, 0].item():.4f} (the two attractors: {fmt(fp_in[[0, 2]], '.4f')}); end far apart (> 1): {far}")
-print(f"|dx_t/dx_0| along the lower trajectory: max {dxdx0.max().item():.3e} at t = {int(dxdx0.argmax())}, "
-      f"{dxdx0[-1].item():.3e} at t = {T_input}")
+check("4.6-derivative-explodes", "with inputs, near the input-driven basin boundary |dx_t/dx_0| explodes "
+      "(max > 1e3), then vanishes once the state commits to an attractor (< 1 at t = T)",
+      dxdx0.max().item() > 1e3 and dxdx0[-1].item() < 1, source="Pascanu §2.5, Fig. 5", deviation="D6",
+      ours=f"max {dxdx0.max().item():.3e}, final {dxdx0[-1].item():.3e}",
+      line=f"|dx_t/dx_0| along the lower trajectory: max {dxdx0.max().item():.3e} at t = {int(dxdx0.argmax())}, "
+           f"{dxdx0[-1].item():.3e} at t = {T_input}")
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -562,7 +597,10 @@ check("4.7-decomposition", "one step of eq. (2) = U_t(F~(x)) (max difference < 1
 g2 = torch.linspace(-6, 6, n_plane, dtype=D, device=dev)
 grid2 = torch.cartesian_prod(g2, g2)
 label2, dist2 = dynamics.final_attractor(net2, grid2, A2, T_basin)
-print(f"{n_plane}x{n_plane} starts: {100 * (dist2 < 1e-6).double().mean().item():.2f}% within 1e-6 of an attractor "
+settled = (dist2 < 1e-6).double().mean().item()
+check("4.7-all-settle", f"F~ has no other attracting set: every one of {n_plane}x{n_plane} starts ends within 1e-6 of "
+      f"one of the two attractors (fraction > 0.999)", settled > 0.999, source="Pascanu Fig. 6", kind="identity",
+      deviation="D6", line=f"{n_plane}x{n_plane} starts: {100 * settled:.2f}% within 1e-6 of an attractor "
       f"after {T_basin} steps of F~")
 
 # %% [markdown]
@@ -590,11 +628,25 @@ t_peak = int(jac[:, 0].argmax())
 apart = bool(ends2[0] != ends2[1])
 check("4.7-pair-different-attractors", "the pair ends on different attractors", apart, source="Pascanu Fig. 6",
       kind="identity", line=f"the pair ends on different attractors: {apart}; final distance {gap2[-1].item() * delta_x0:.4f}")
-print(f"crossings of F~'s basin boundary along the trajectory: {len(crossings)}, the last at t = {crossings[-1] if crossings else '-'}")
-print(f"||dx_t/dx_0||: max {jac[:, 0].max().item():.3e} (t = {t_peak}) near the boundary; "
-      f"{jac[-1, 2].item():.3e} at t = {T2} from an attractor")
-print(f"mean growth rate of log ||dx_t/dx_0|| up to its maximum: {jac[t_peak, 0].log().item() / t_peak:.4f} per step; "
-      f"log of the saddle's unstable eigenvalue: {math.log(mu2[~is_attr][0].abs().max().item()):.4f}")
+check("4.7-hovers", "the input-driven trajectory hovers near F~'s basin boundary, crossing it back and forth "
+      "(at least 2 crossings)", len(crossings) >= 2, source="Pascanu §2.5, Fig. 6", deviation="D6",
+      ours=f"{len(crossings)} crossings",
+      line=f"crossings of F~'s basin boundary along the trajectory: {len(crossings)}, the last at t = "
+           f"{crossings[-1] if crossings else '-'}")
+jac_max, jac_attr = jac[:, 0].max().item(), jac[-1, 2].item()
+check("4.7-sensitivity", "||dx_t/dx_0|| explodes near F~'s basin boundary (max > 1e3) and vanishes from an attractor "
+      "(< 1e-6 at t = T)", jac_max > 1e3 and jac_attr < 1e-6, source="Pascanu §2.5, Fig. 6", deviation="D6",
+      ours=f"max {jac_max:.3e}; {jac_attr:.3e} from an attractor",
+      line=f"||dx_t/dx_0||: max {jac_max:.3e} (t = {t_peak}) near the boundary; "
+           f"{jac_attr:.3e} at t = {T2} from an attractor")
+rate2 = jac[t_peak, 0].log().item() / t_peak
+log_mu = math.log(mu2[~is_attr][0].abs().max().item())
+check("4.7-growth-rate", "near the boundary ||dx_t/dx_0|| grows exponentially, a little slower than the saddle's own "
+      "expansion (mean growth rate between 0.5 and 1 times the log of its unstable eigenvalue)",
+      0.5 * log_mu < rate2 < log_mu, source="Pascanu §2.5, Fig. 6", deviation="D6",
+      ours=f"{rate2:.4f} vs {log_mu:.4f} per step",
+      line=f"mean growth rate of log ||dx_t/dx_0|| up to its maximum: {rate2:.4f} per step; "
+           f"log of the saddle's unstable eigenvalue: {log_mu:.4f}")
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -677,13 +729,25 @@ caption("4.6", "For each initial state, the fraction of bounded input sequences 
 
 # %%
 d_attr = torch.cdist(A2, grid2[edge.flatten()]).min(dim=1).values
-print(f"input bound ||W_in u_t|| <= {bound:.4f}; the attractors lie {fmt(d_attr, '.4f')} from the boundary")
-print(f"largest orbit distance to F~'s boundary of a start whose outcome some input changed: "
-      f"{d_orbit[changed > 0].max().item():.4f}")
+check("4.7-weak-inputs", "the inputs are too weak to carry the state from an attractor to F~'s boundary "
+      "(the attractors lie more than 2 input bounds from it)", d_attr.min().item() > 2 * bound, source="Pascanu §2.5",
+      kind="identity", deviation="D7", ours=f"{d_attr.min().item():.4f} vs bound {bound:.4f}",
+      line=f"input bound ||W_in u_t|| <= {bound:.4f}; the attractors lie {fmt(d_attr, '.4f')} from the boundary")
+d_changed = d_orbit[changed > 0].max().item()
+check("4.7-local", "bounded inputs change the final attractor only for starts whose orbit under F~ passes close to "
+      "its basin boundary (within 2 input bounds)", d_changed < 2 * bound, source="Pascanu §2.5, Fig. 6",
+      deviation="D7", ours=f"largest orbit distance {d_changed:.4f}, 2 bounds = {2 * bound:.4f}",
+      line=f"largest orbit distance to F~'s boundary of a start whose outcome some input changed: {d_changed:.4f}")
+shares = []
 for lo_d, hi_d in ((0.0, bound / 2), (bound / 2, bound), (bound, 2 * bound), (2 * bound, 100.0)):
     m = (d_orbit >= lo_d) & (d_orbit < hi_d)
-    print(f"orbit within [{lo_d:.3f}, {hi_d:.3f}) of the boundary: {int(m.sum()):5d} starts, "
-          f"outcome changed in {100 * changed[m].mean().item():6.2f}% of (start, input) pairs")
+    shares.append(100 * changed[m].mean().item())
+    row = (f"orbit within [{lo_d:.3f}, {hi_d:.3f}) of the boundary: {int(m.sum()):5d} starts, "
+           f"outcome changed in {100 * changed[m].mean().item():6.2f}% of (start, input) pairs")
+    print(row)
+check("4.7-share-falls", "the share of (start, input) pairs whose outcome changes falls with the orbit's distance to "
+      "F~'s boundary (decreasing over the four distance bands)", all(a > b for a, b in zip(shares, shares[1:])),
+      source="Pascanu §2.5, Fig. 6", deviation="D7", ours=" > ".join(f"{v:.2f}%" for v in shares), line=row, show=False)
 
 # %% [markdown]
 # **Verdict.** The decomposition $F_t = U_t\circ\tilde F$ holds to round-off, and the network has exactly

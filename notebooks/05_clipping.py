@@ -69,7 +69,7 @@ import torch
 from tqdm import tqdm  # text bars: tqdm.auto only adds a warning where ipywidgets is missing
 
 from reprolib import clip_stats, clipping, profiles
-from reprolib.claims import check
+from reprolib.claims import check, not_run
 from reprolib.engine import Engine, Run
 from reprolib.linear import spectral_radius
 from reprolib.plotting import caption
@@ -117,7 +117,14 @@ wrong = eng.evaluate(n_test)[0].item()
 print(f"{updates} updates: non-finite fallbacks {sum(fallbacks)}, rho(W_rec) at the end "
       f"{spectral_radius(eng.P['W_rec'][0].double()):.4f}, test error {wrong / n_test:.3f} on {n_test} sequences "
       f"(chance: 0.750)")
-print(f"largest gradient norm {norms.max():.4f} at update {norms.argmax() + 1}; "
+n_spikes = int((norms >= threshold).sum())
+spike_ratio = norms.max() / np.median(norms)  # NaN if a norm was not finite: the check then fails
+check("5.1-rare-spikes", f"the gradient norm is low most of the time, with rare spikes far above it (largest norm > 10 x "
+      f"the median, fewer than 1 % of the updates at or above the threshold {threshold:g})",
+      bool(spike_ratio > 10 and n_spikes < 0.01 * updates), source="Pascanu supp. Fig. 1",
+      verdict="reproduced qualitatively", deviation="K1", paper="average just below 1, spikes up to a step of size 1e9",
+      ours=f"largest {norms.max():.1f} = {spike_ratio:.0f} x the median; {n_spikes} of {updates} updates >= {threshold:g}",
+      line=f"largest gradient norm {norms.max():.4f} at update {norms.argmax() + 1}; "
       f"updates with norm >= threshold {threshold}: {(norms >= threshold).sum()}")
 
 # %%
@@ -161,11 +168,23 @@ caption("5.1", "Supplementary Fig. 1 redone: the norm of the gradient (over all 
 
 # %%
 stats = clip_stats.norm_statistics(norms[np.isfinite(norms)], thresholds=(1.0, 4.0, 6.0))  # a NaN/Inf norm went to the fallback
-print("gradient norm over the run: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.items() if "@" not in k))
-print("fraction of updates clipped: " + ", ".join(f"threshold {k.split('@')[1]}: {v:.4f}"
-                                                  for k, v in stats.items() if "@" in k))
+clipped = {k.split("@")[1]: v for k, v in stats.items() if "@" in k}  # fraction of updates clipped per threshold
+check("5.2-narrow-bulk", "the bulk of the gradient norm's distribution is narrow (90th percentile < 3 x the median)",
+      stats["p90"] < 3 * stats["median"], source="Pascanu supp. §2.1", verdict="reproduced qualitatively",
+      deviation="K2", paper="average just below 1, peaks at 4 or 6", ours=f"p90 / median = {stats['p90'] / stats['median']:.2f}",
+      line="gradient norm over the run: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.items() if "@" not in k))
+check("5.2-thresholds-rare", "a threshold a few times the median norm clips only rare updates (each threshold of the "
+      "paper's grid, 1, 4 and 6, clips fewer than 5 % of the updates)", max(clipped.values()) < 0.05,
+      source="Pascanu §3.2", verdict="reproduced qualitatively", deviation="K2",
+      ours=", ".join(f"{k}: {v:.4f}" for k, v in clipped.items()),
+      line="fraction of updates clipped: " + ", ".join(f"threshold {k}: {v:.4f}" for k, v in clipped.items()))
 run_mean = np.convolve(norms, np.ones(window) / window, mode="valid")  # mean over the last `window` updates
-print(f"running mean over {window} updates: from {run_mean.min():.4f} to {run_mean.max():.4f}; "
+check("5.2-mean-unstable", f"the average norm depends on the spikes it contains: the running mean over {window} updates "
+      "varies by more than a factor 2 along the run, and the tail pulls the run's mean above its median",
+      bool(run_mean.max() > 2 * run_mean.min() and stats["mean"] > stats["median"]), source="Pascanu §3.2",
+      verdict="reproduced qualitatively", deviation="K2",
+      ours=f"running mean max / min = {run_mean.max() / run_mean.min():.1f}, mean / median = {stats['mean'] / stats['median']:.2f}",
+      line=f"running mean over {window} updates: from {run_mean.min():.4f} to {run_mean.max():.4f}; "
       f"mean / median of the run: {stats['mean'] / stats['median']:.4f}")
 
 # %%
@@ -229,7 +248,9 @@ for c, r in res.items():
     by_norm = r["norm"] >= c
     by_elem = r["cos_elem"] < 1 - 1e-9  # some entry was clamped
     print(f"threshold {c:g}: clipped by norm {by_norm.sum()}/{len(grads)}, changed element-wise {by_elem.sum()}/{len(grads)}")
-    print(f"  norm clipping: min cos(clipped, g) = {r['cos_norm'].min():.6f}")
+    check(f"5.3-norm-direction-{c:g}", f"norm clipping at threshold {c:g} keeps the direction of every gradient "
+          "(min cos(clipped, g) > 1 - 1e-6)", bool(r["cos_norm"].min() > 1 - 1e-6), source="Pascanu §3.2",
+          kind="identity", line=f"  norm clipping: min cos(clipped, g) = {r['cos_norm'].min():.6f}")
     if by_elem.any():
         descent = bool((r["cos_elem"] > 0).all())
         line = (f"  element-wise:  cos(clipped, g) of the changed ones: min {r['cos_elem'][by_elem].min():.4f}, median "
@@ -238,6 +259,11 @@ for c, r in res.items():
         # clamping keeps the sign of every entry, so <g, clamp(g)> > 0: a theorem, against what the paper implies
         check(f"5.3-elementwise-descent-{c:g}", f"element-wise clipping at threshold {c:g} gives a descent direction",
               descent, source="Pascanu §3.2", kind="identity", verdict="paper wrong", deviation="K3", line=line)
+        min_cos, longest = r["cos_elem"][by_elem].min(), r["length_ratio"].max()
+        check(f"5.3-elementwise-turns-{c:g}", f"element-wise clipping at threshold {c:g} does not keep the direction "
+              "(min cos(clipped, g) of the changed gradients < 0.9) and lets through steps more than 10 times longer "
+              "than norm clipping", bool(min_cos < 0.9 and longest > 10), source="Pascanu §3.2", deviation="K3",
+              ours=f"min cos {min_cos:.2f}, step length ratio up to {longest:.1f}", line=line, show=False)
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
@@ -258,7 +284,7 @@ caption("5.3", "Element-wise clipping against Algorithm 1 on the same real gradi
         profile=profile, gradients=len(grads), n_batches=n_batches, n_gains=n_gains, gain_max=gain_max)
 
 # %% [markdown]
-# **Verdict.** Norm clipping keeps the direction exactly (cosine 1 up to float32 rounding) for
+# **Verdict.** Norm clipping keeps the direction exactly (cosine 1 up to rounding) for
 # every gradient. Element-wise clipping turns the exploding gradients, by more the larger they are,
 # and lets through steps much longer than the threshold, because it bounds each entry and not the
 # norm; gradients of ordinary size it leaves alone at these thresholds, which is consistent with
@@ -327,10 +353,14 @@ path = np.array(path)  # [n_path, n_batches], inf and nan included
 trusted = ~np.array([[clipping.needs_fallback(x) for x in row] for row in path])
 first = int(np.argmax(trusted.all(1))) if trusted.all(1).any() else None
 if first is None:
-    print(f"the fallback still fires after {path_max} consecutive fallback updates")
+    line = f"the fallback still fires after {path_max} consecutive fallback updates"
 else:
-    print(f"every sampled gradient is trusted (finite, <= 1e10) after k = {ks[first]} consecutive fallback updates, "
-          f"rho(W_rec) {spectral_radius(W0.double()):.4f} -> {spectral_radius(W0.double()) * (1 - 0.02 * lr) ** int(ks[first]):.4f}")
+    line = (f"every sampled gradient is trusted (finite, <= 1e10) after k = {ks[first]} consecutive fallback updates, "
+            f"rho(W_rec) {spectral_radius(W0.double()):.4f} -> {spectral_radius(W0.double()) * (1 - 0.02 * lr) ** int(ks[first]):.4f}")
+check("5.4-fallback-slow", "from a network deep in the overflow region, the fallback needs at least 1000 consecutive "
+      "updates before every sampled gradient is trusted", first is None or ks[first] >= 1000,
+      source="Pascanu supp. §2.1", verdict="reproduced qualitatively", deviation="K5",
+      ours=f"more than {path_max}" if first is None else f"k = {ks[first]}", line=line)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -374,11 +404,15 @@ eta = clip_stats.effective_lr(norms, lr, threshold)
 print(f"updates with a reduced learning rate: {(eta < lr).sum()}/{updates}; smallest eta / lr = {eta.min() / lr:.4f}")
 print(f"longest step without clipping lr*max||g|| = {lr * norms.max():.4f}; with clipping <= lr*threshold = {lr * threshold:.4f}")
 idx, ratio = clip_stats.spike_ratios(norms, threshold, window)
+spike_claim = (f"every spike (||g|| >= threshold after the first {window} updates) is abrupt: more than 5 times the "
+               f"mean norm of the {window} updates before it")
 if len(idx):
-    print(f"{len(idx)} updates with ||g|| >= {threshold} after the first {window}: ||g|| / mean of the {window} before "
-          f"it from {ratio.min():.4f} to {ratio.max():.4f}")
+    check("5.5-spikes-abrupt", spike_claim, bool(ratio.min() > 5), source="Pascanu §3.2",
+          ours=f"{ratio.min():.1f} to {ratio.max():.1f} times", line=f"{len(idx)} updates with ||g|| >= {threshold} after "
+          f"the first {window}: ||g|| / mean of the {window} before it from {ratio.min():.4f} to {ratio.max():.4f}")
 else:
-    print(f"no update with ||g|| >= {threshold} after the first {window}")
+    not_run("5.5-spikes-abrupt", spike_claim, source="Pascanu §3.2",
+            reason=f"no update with ||g|| >= {threshold} after the first {window}")
 
 # %%
 before_mean = np.full(updates, np.nan)  # mean norm of the `window` updates before each update

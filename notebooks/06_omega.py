@@ -320,13 +320,24 @@ caption("6.1", "Left: the norm of the back-propagated error ‖∂E/∂x_k‖ re
 mean_abs = {name: np.mean([stats[name, i]["log_ratio"][1:].abs().mean().item() for i in range(n_grad_seeds)])
             for name in groups}
 mean_om = {name: np.mean([stats[name, i]["omega"] for i in range(n_grad_seeds)]) for name in groups}
-for name in groups:
-    print(f"{name:9s}: mean |log(||d_k||/||d_k+1||)| = {mean_abs[name]:.4f}, mean Omega = {mean_om[name]:.4f}")
 a_name = f"alpha = {alpha:g}"
+for name in groups:
+    line = f"{name:9s}: mean |log(||d_k||/||d_k+1||)| = {mean_abs[name]:.4f}, mean Omega = {mean_om[name]:.4f}"
+    if name != a_name:
+        print(line)
+        continue
+    others = [n for n in groups if n != a_name]  # at initialization and trained without Omega
+    halved = all(mean_abs[a_name] < 0.5 * mean_abs[n] and mean_om[a_name] < 0.5 * mean_om[n] for n in others)
+    check("6.5-omega-halves", f"with Omega ({a_name}) the mean |log(||d_k||/||d_k+1||)| and the mean Omega of the trained "
+          "networks are less than half their values at initialization and without Omega", halved,
+          source="Pascanu supp. §2.2", deviation="R8",
+          ours="; ".join(f"{n}: {mean_abs[n]:.4f}, Omega {mean_om[n]:.4f}" for n in groups), line=line)
 check("6.5-omega-vs-none", "with Omega the ratios are closer to 1 than without",
-      mean_abs[a_name] < mean_abs["alpha = 0"], source="Pascanu supp. §2.2", deviation="R8")
+      mean_abs[a_name] < mean_abs["alpha = 0"], source="Pascanu supp. §2.2", deviation="R8",
+      ours=f"mean |log ratio| {mean_abs[a_name]:.4f} vs {mean_abs['alpha = 0']:.4f}")
 check("6.5-omega-vs-init", "with Omega the ratios are closer to 1 than at initialization",
-      mean_abs[a_name] < mean_abs["init"], source="Pascanu supp. §2.2", deviation="R8")
+      mean_abs[a_name] < mean_abs["init"], source="Pascanu supp. §2.2", deviation="R8",
+      ours=f"mean |log ratio| {mean_abs[a_name]:.4f} vs {mean_abs['init']:.4f}")
 
 # %% [markdown]
 # **Verdict.** The smart tanh initialization ($\rho(W_{rec}) = 0.95$) makes the error shrink at every step back in
@@ -363,9 +374,25 @@ for m, name in enumerate(methods):
     at = [res_cmp.solved_at[r] for r in ids]
     done = [a for a in at if a is not None]
     summary[name] = np.mean(done) if done else math.inf
-    print(f"{name:8s}: solved {len(done)}/{n_cmp_seeds}; updates to success per seed: "
-          f"{', '.join('-' if a is None else str(a) for a in at)}; mean over the solved runs: "
-          f"{summary[name]:.0f} (paper: {paper_updates[name] // 1000}k)")
+    median = np.median([math.inf if a is None else a for a in at])  # a run that did not solve counts as never
+    paper_n = paper_updates[name]
+    line = (f"{name:8s}: solved {len(done)}/{n_cmp_seeds}; updates to success per seed: "
+            f"{', '.join('-' if a is None else str(a) for a in at)}; mean over the solved runs: "
+            f"{summary[name]:.0f} (paper: {paper_n // 1000}k)")
+    if name == "MSGD":  # the text below: our MSGD runs are several times faster than the paper's (R4)
+        check("6.6-msgd-updates", f"MSGD needs about the paper's {paper_n // 1000}k updates at T = {T_cmp} (median updates "
+              f"to success, an unsolved run counting as never, above {paper_n // 1000}k / 3)", bool(median > paper_n / 3),
+              source="Pascanu supp. §3.1.1", verdict="not reproduced", expected=False, deviation="R4",
+              paper=f"{paper_n // 1000}k", ours=f"median {median:.0f}, mean {summary[name]:.0f} over {len(done)} solved runs",
+              line=line)
+    elif name == "MSGD-CR":
+        check("6.6-msgd-cr-updates", f"MSGD-CR solves the task in every run, in about the paper's {paper_n // 1000}k "
+              f"updates at T = {T_cmp} (mean updates to success within a factor 3 of {paper_n // 1000}k)",
+              bool(len(done) == n_cmp_seeds and paper_n / 3 < summary[name] < 3 * paper_n), source="Pascanu supp. §3.1.1",
+              verdict="reproduced qualitatively", deviation="R4", paper=f"{paper_n // 1000}k",
+              ours=f"mean {summary[name]:.0f}, {len(done)}/{n_cmp_seeds} solved", line=line)
+    else:
+        print(line)
 # the paper: each method faster than the one before; the text below: at ci, MSGD-C is not faster than MSGD (R4)
 for fast, slow, stated in (("MSGD-CR", "MSGD-C", True), ("MSGD-CR", "MSGD", True), ("MSGD-C", "MSGD", False)):
     fewer = summary[fast] < summary[slow]
@@ -404,9 +431,11 @@ caption("6.2", "Left: test error of every run against the update index. Right: t
 
 # %% [markdown]
 # **Verdict.** The runs with $\Omega$ reach the criterion first, in the order of magnitude the paper reports
-# (about 2k updates). Our MSGD and MSGD-C runs solve the task much sooner than the paper's 21k and 11k, and with a
-# few seeds their ordering is not the paper's; the printed lines say which orderings hold at this run. Our counts
-# are on a grid of `check_every` updates and on fewer test sequences than the paper's ([Deviations](../deviations.md) R3, R4).
+# (about 2k updates). Our MSGD runs solve the task several times sooner than the paper's 21k. Our MSGD-C runs are
+# spread widely, some of them using most of the budget of `max_updates` updates (below the paper's 11k at `ci`), so
+# their mean over the solved runs says little against the paper's number; with a few seeds the ordering of MSGD and
+# MSGD-C is not the paper's, and the printed lines say which orderings hold at this run. Our counts are on a grid of
+# `check_every` updates and on fewer test sequences than the paper's ([Deviations](../deviations.md) R3, R4).
 
 # %% [markdown]
 # ## 6.7 Schedules of α
@@ -496,9 +525,10 @@ solved = np.array([tasks.solved(w, n_test) for w in l2_wrong])
 print(f"runs whose rho(W_rec) stayed < 1 throughout: {int(below.sum())} of {len(l2_runs)}; "
       f"runs that solved the task: {int(solved.sum())}")
 check("6.8-below-failed", "every run that kept rho < 1 failed the task", bool(not (below & solved).any()),
-      source="Pascanu §3.1", deviation="R6")
+      source="Pascanu §3.1", deviation="R6", ours=f"{int((below & solved).sum())} of {int(below.sum())} solved")
 check("6.8-solved-above", "every run that solved the task has rho > 1", bool((rho_t[-1, solved] > 1).all()),
-      source="Pascanu §4.3", deviation="R6")
+      source="Pascanu §4.3", deviation="R6",
+      ours=f"final rho of the solved runs from {rho_t[-1, solved].min():.3f}" if solved.any() else "no run solved")
 check("6.8-largest-lambda-below", "the largest lambda kept rho < 1 in every run", bool(below[-n_l2_seeds:].all()),
       source="Pascanu §3.1", deviation="R6")
 

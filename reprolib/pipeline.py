@@ -33,7 +33,7 @@ import nbformat
 import papermill
 
 from . import claims
-from .profiles import PROFILES, ROOT, load
+from .profiles import KERNEL_ENV, PROFILES, ROOT, load
 
 NOTEBOOKS = ROOT / "notebooks"
 CHAPTERS = ROOT / "book" / "chapters"
@@ -64,7 +64,9 @@ def claims_path(output: Path) -> Path:
 def execute(name: str, profile: str, output: Path) -> float:
     """Run one chapter at ``profile`` into ``output``; return its wall time in seconds.
 
-    The chapter's checks are recorded in :func:`claims_path` ``(output)``. Raises papermill's
+    The kernel runs with :data:`reprolib.profiles.KERNEL_ENV` (the maths library's code branch fixed, so that
+    the printed numbers do not depend on the CPU). The chapter's checks are recorded in :func:`claims_path`
+    ``(output)``. Raises papermill's
     ``PapermillExecutionError`` when a cell fails (the failing notebook is still written to ``output``).
     """
     parameters = load(name, profile)
@@ -75,16 +77,18 @@ def execute(name: str, profile: str, output: Path) -> float:
         source = Path(tmp) / f"{name}.ipynb"
         nbformat.write(jupytext.read(NOTEBOOKS / f"{name}.py"), source)
         start = time.perf_counter()
-        previous = os.environ.get(claims.ENV)
-        os.environ[claims.ENV] = str(record)  # inherited by the kernel papermill starts
+        env = {claims.ENV: str(record), **KERNEL_ENV}  # inherited by the kernel papermill starts
+        previous = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
         try:
             papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
                                        cwd=str(ROOT), progress_bar=False)
         finally:
-            if previous is None:
-                os.environ.pop(claims.ENV, None)
-            else:
-                os.environ[claims.ENV] = previous
+            for k, v in previous.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return time.perf_counter() - start
 
 

@@ -14,6 +14,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("ci", "paper")
+#: The maths library's code branch for every chapter the pipeline executes and every regression check: MKL's
+#: conditional numerical reproducibility (CNR) on its AVX2 branch, which Intel documents to return the same results
+#: on every Intel CPU with AVX2 (AVX-512 machines included). Without it, an eigenvalue or SVD routine differs in the
+#: last bits between CPUs, and chaotic trajectories (Chapter 2's driven networks) carry the difference into the
+#: printed digits. The chapters' own choices (float64 training, stable printed quantities) handle the rest.
+KERNEL_ENV = {"MKL_CBWR": "AVX2"}
 
 
 def params_path(chapter: str, profile: str) -> Path:

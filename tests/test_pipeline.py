@@ -107,3 +107,14 @@ def test_every_reference_runs_the_current_notebook(name):
     """nbval re-runs the code stored in tests/regression/, so that code must be the chapter's."""
     problem = pipeline.stale_reference(name)
     assert problem is None, problem
+
+
+def test_chapters_run_on_the_fixed_kernel_path(tmp_path, monkeypatch):
+    """The pipeline's kernels compute with the maths library's code branch fixed (profiles.KERNEL_ENV)."""
+    _book(tmp_path, monkeypatch, {"01_env": "import os\nprint(sorted((k, os.environ.get(k)) for k in %r))"
+                                            % sorted(pipeline.KERNEL_ENV)})
+    monkeypatch.delenv("MKL_CBWR", raising=False)
+    assert pipeline.run("ci", None) == 0
+    nb = nbformat.read(tmp_path / "chapters" / "01_env.ipynb", as_version=4)
+    assert str(sorted(pipeline.KERNEL_ENV.items())) in nb.cells[-1].outputs[0].text
+    assert "MKL_CBWR" not in __import__("os").environ  # and the caller's environment is left as it was
