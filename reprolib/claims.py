@@ -179,8 +179,10 @@ PAPER_TITLES = {"Pascanu": "Pascanu, Mikolov & Bengio", "Kanai": "Kanai, Fujiwar
 
 
 def slug(heading: str) -> str:
-    """The anchor MyST gives a heading (``myst_heading_anchors``): lower case, spaces to '-', punctuation dropped."""
-    return re.sub(r"[^\w\u4e00-\u9fff\- ]", "", heading.lower().replace(" ", "-"))
+    """The anchor MyST gives a heading (``myst_heading_anchors``): math dropped, lower case, spaces to '-',
+    punctuation dropped."""
+    text = re.sub(r"\$[^$]*\$", "", heading)
+    return re.sub(r"[^\w\u4e00-\u9fff\- ]", "", text.lower().replace(" ", "-"))
 
 
 def locate(checks: list[Check], nb: dict) -> list[str | None]:
@@ -267,7 +269,7 @@ chapter (`reprolib.claims`); nothing on this page is typed by hand.
                      f"| claim | source | paper | ours | verdict | kind | section |\n|---|---|---|---|---|---|---|")
         for c, sec in zip(ch["checks"], ch["sections"]):
             ours = c.ours if c.ours is not None else ("—" if c.held is None else ("holds" if c.held else "does not hold"))
-            label = sec.split(" ")[0] if sec and sec[0].isdigit() else sec  # "7.1", or an unnumbered heading
+            label = sec.split(" ")[0] if sec and sec[0].isdigit() else (sec or "").replace("$", "")  # "7.1", or a heading
             link = f"[{_md(label)}](chapters/{name}.ipynb#{slug(sec)})" if sec else ""
             parts.append(f"| {_md(c.claim)} | {_md(c.source)} | {_md(c.paper) or '—'} | {_md(ours)} | "
                          f"{_verdict(c)} | {c.kind} | {link} |")

@@ -94,6 +94,7 @@ def test_locate_finds_the_section_of_each_check_in_order():
     c0 = claims.Check("z", "absent", True, "Pascanu eq. 5", "evidence", "reproduced", True, line="never printed")
     assert claims.locate([c1, c0, c2, c3], nb) == ["1.1 The sum (eq. 4)", None, "details", "details"]
     assert claims.slug("1.1 The sum (eq. 4)") == "11-the-sum-eq-4"
+    assert claims.slug("1.3 $\\rho > 1$ is necessary") == "13--is-necessary"  # MyST drops the math
 
 
 def test_page_counts_verdicts_per_paper_and_kind():
