@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ CHAPTERS = ROOT / "book" / "chapters"
 REGRESSION = ROOT / "tests" / "regression"
 REPORT = ROOT / "book" / "build_report.md"
 CLAIMS = ROOT / "book" / "claims.md"
+DEVIATIONS = ROOT / "book" / "deviations.md"
 TIMINGS = CHAPTERS / "timings.json"
 MATHJAX = ROOT / "book" / "_static" / "mathjax"
 #: output MIME types dropped from the nbval references (binary or machine-specific)
@@ -92,10 +94,15 @@ def execute(name: str, profile: str, output: Path) -> float:
     return time.perf_counter() - start
 
 
+def deviation_ids() -> set[str]:
+    """The ids of the rows of the Deviations page (``| B1 | ...``)."""
+    return set(re.findall(r"^\| ([A-Z]+\d+) \|", DEVIATIONS.read_text(), re.MULTILINE))
+
+
 def chapter_checks(name: str, output: Path) -> dict:
     """The checks recorded when ``name`` was executed into ``output``, with the chapter's title and the
-    section of each check. Raises ``ValueError`` for a repeated id or a check whose outcome differs
-    from the one its chapter states."""
+    section of each check. Raises ``ValueError`` for a repeated id, a deviation id that is not on the
+    Deviations page, or a check whose outcome differs from the one its chapter states."""
     checks = claims.read(claims_path(output)) if claims_path(output).is_file() else []
     nb = nbformat.read(output, as_version=4)
     seen = set()
@@ -103,6 +110,11 @@ def chapter_checks(name: str, output: Path) -> dict:
         if c.id in seen:
             raise ValueError(f"chapter {name}: check id {c.id!r} is used twice")
         seen.add(c.id)
+    known = deviation_ids()
+    unknown = sorted({c.deviation for c in checks if c.deviation and c.deviation not in known})
+    if unknown:
+        raise ValueError(f"chapter {name}: deviation id(s) {', '.join(unknown)} cited by a check are not rows of "
+                         f"{DEVIATIONS.relative_to(ROOT)}")
     failed = [c for c in checks if c.failed]
     if failed:
         raise ValueError(f"chapter {name}: {len(failed)} check(s) came out otherwise than the chapter states: "

@@ -118,3 +118,15 @@ def test_chapters_run_on_the_fixed_kernel_path(tmp_path, monkeypatch):
     nb = nbformat.read(tmp_path / "chapters" / "01_env.ipynb", as_version=4)
     assert str(sorted(pipeline.KERNEL_ENV.items())) in nb.cells[-1].outputs[0].text
     assert "MKL_CBWR" not in __import__("os").environ  # and the caller's environment is left as it was
+
+
+def test_a_check_citing_an_unknown_deviation_fails_the_chapter(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_dev": "from reprolib.claims import check\n"
+                                            "check('a', 'c', True, source='Pascanu eq. 4', deviation='Z99')"})
+    assert pipeline.run("ci", None) == 1
+    assert "Z99" in capsys.readouterr().err
+
+
+def test_every_deviation_id_is_found_on_the_deviations_page():
+    ids = pipeline.deviation_ids()
+    assert {"N1", "L1", "B1", "K6", "R9", "U17", "S1"} <= ids
