@@ -29,10 +29,13 @@ The reference implementation the engine is tested against is the readable one:
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm import tqdm  # tqdm.auto warns on stderr without ipywidgets, which nbval would compare
@@ -49,6 +52,42 @@ EVAL_SEED_OFFSET = 2**40
 EVAL_CHUNK = 1000
 #: the names of the parameters, in a fixed order
 NAMES = ("W_rec", "W_in", "b", "W_out", "b_out")
+#: version of the checkpoint container written by :meth:`Engine.save`
+CHECKPOINT_FORMAT = 1
+
+
+def _code_hash() -> str:
+    """A hash of the library's sources: a checkpoint is resumed only by the code that wrote it."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+CODE_HASH = _code_hash()
+
+
+def read_checkpoint(path) -> dict:
+    """The state saved by :meth:`Engine.save` at ``path``, verified against its checksum.
+
+    Nothing in the file is executed: both layers are read with ``torch.load(weights_only=True)``,
+    which refuses any pickled object other than tensors and plain containers. A file that cannot
+    be read, or whose checksum does not match, raises ``ValueError`` naming it.
+    """
+    restart = f"delete {path} to start the run again from the beginning"
+    try:
+        box = torch.load(path, weights_only=True)
+        if not isinstance(box, dict) or box.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a checkpoint of format {CHECKPOINT_FORMAT}")
+        payload = box["payload"].numpy().tobytes()
+    except Exception as err:  # noqa: BLE001 - zip, pickle, EOF and OS errors all mean an unreadable file
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); {restart}") from None
+    if hashlib.sha256(payload).hexdigest() != box.get("sha256"):
+        raise ValueError(f"checkpoint {path} is damaged (its checksum does not match its contents); {restart}")
+    try:
+        return torch.load(io.BytesIO(payload), weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); {restart}") from None
 
 
 @dataclass(frozen=True)
@@ -538,15 +577,31 @@ class Engine:
                          ("clipped", bool(step.clipped[i])), ("fallback", bool(step.fallback[i])), ("rho", rho[i])):
                 self.log[k].append(v)
 
+    def fingerprint(self) -> dict:
+        """What a checkpoint must have been written by to be resumed here: the code, the task, the
+        initialization, the sizes, the lengths, Ω's form and norms, the dtype and every :class:`Run`."""
+        return {"code": CODE_HASH, "task": self.task.name, "task_options": repr(sorted(self.task_options.items())),
+                "init": self.init_name, "init_options": repr(sorted(self.init_options.items())),
+                "n_hidden": self.n_hidden, "batch_size": self.batch_size, "length": repr(self.length),
+                "eval_length": repr(self.eval_length), "omega_form": self.omega_form, "omega_norms": self.omega_norms,
+                "dtype": str(self.dtype), "runs": [repr(r) for r in self.runs]}
+
     def state_dict(self) -> dict:
-        """Everything needed to resume exactly (parameters, generators, logs)."""
-        return {"P": {n: t.cpu() for n, t in self.P.items()}, "active": self.active, "final": self.final,
+        """Everything needed to resume exactly (parameters, generators, logs) and the :meth:`fingerprint`."""
+        return {"fingerprint": self.fingerprint(), "P": {n: t.cpu() for n, t in self.P.items()}, "active": self.active, "final": self.final,
                 "solved_at": self.solved_at, "error": self.error, "updates": self.updates,
                 "gens": [g.get_state() for g in self.gens], "eval_gens": [g.get_state() for g in self.eval_gens],
                 "log": self.log, "evals": self.evals, "seeds": [r.seed for r in self.runs],
                 "train_seconds": self.train_seconds}
 
     def load_state_dict(self, state: dict) -> None:
+        """Resume from ``state``; ``ValueError`` when it was written by other code or another engine."""
+        mine, theirs = self.fingerprint(), state.get("fingerprint", {})
+        differ = [k for k in mine if theirs.get(k) != mine[k]]
+        if differ:
+            what = "other code (the library's sources changed)" if differ == ["code"] else \
+                f"another engine ({', '.join(k for k in differ if k != 'code')} differ)"
+            raise ValueError(f"the checkpoint was written by {what}")
         if state["seeds"] != [r.seed for r in self.runs]:
             raise ValueError("the checkpoint was written for other runs (seeds differ)")
         self.P = {n: t.to(self.device) for n, t in state["P"].items()}
@@ -558,10 +613,16 @@ class Engine:
             g.set_state(s)
 
     def save(self, path) -> None:
-        """Write a checkpoint atomically (write to a temporary file, then rename)."""
+        """Write a checkpoint atomically (a temporary file, then a rename), with the sha256 of its
+        contents so that :func:`read_checkpoint` detects damage."""
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        payload = buf.getvalue()
+        box = {"format": CHECKPOINT_FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
+               "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}
         tmp = f"{path}.tmp"
         os.makedirs(os.path.dirname(os.path.abspath(tmp)), exist_ok=True)
-        torch.save(self.state_dict(), tmp)
+        torch.save(box, tmp)
         os.replace(tmp, path)
 
     # ------------------------------------------------------------------ the loop
@@ -583,7 +644,11 @@ class Engine:
         if criterion not in tasks.CRITERIA:
             raise ValueError(f"criterion must be one of {tasks.CRITERIA}, got {criterion!r}")
         if checkpoint is not None and os.path.exists(checkpoint):
-            self.load_state_dict(torch.load(checkpoint, weights_only=False))
+            state = read_checkpoint(checkpoint)  # a ValueError that names the file when it is damaged
+            try:
+                self.load_state_dict(state)
+            except ValueError as err:
+                raise ValueError(f"cannot resume from {checkpoint}: {err}; delete it to start again") from None
         start = time.perf_counter() - self.train_seconds
         bar = tqdm(total=max_updates, initial=self.updates, disable=not progress, desc=f"{self.task.name}, {len(self.runs)} runs")
         bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")

@@ -251,3 +251,64 @@ def test_results_provenance_names_the_choices_of_every_engine():
     c = experiments.choices("tables", s)
     assert set(c) == {f"{m['task']} / {m['init']}" for m in s["models"]}
     assert all(v["omega_form"] == s["omega_form"] for v in c.values())
+
+
+def _small_engine(**over):
+    kw = dict(init="basic_tanh", n_hidden=12, batch_size=4, length=10, dtype=D, device="cpu") | over
+    return Engine("temporal_order", [Run(seed=s, lr=0.05) for s in range(2)], **kw)
+
+
+TRAIN = dict(check_every=5, n_test=20, log_every=5, checkpoint_every=5, progress=False)
+
+
+def test_a_planted_pickle_is_never_executed(tmp_path):
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "ckpt.pt"
+    path.write_bytes(pickle.dumps({"P": Payload()}))
+    with pytest.raises(ValueError, match="cannot be read"):
+        _small_engine().train(5, checkpoint=path, **TRAIN)
+    assert not marker.exists()
+    torch.save({"format": engine.CHECKPOINT_FORMAT, "payload": Payload(), "sha256": ""}, path)  # inside torch's zip
+    with pytest.raises(ValueError, match=str(path)):
+        _small_engine().train(5, checkpoint=path, **TRAIN)
+    assert not marker.exists()
+
+
+def test_a_damaged_checkpoint_is_named_and_not_loaded(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    _small_engine().train(5, checkpoint=path, **TRAIN)
+    data = bytearray(path.read_bytes())
+    box = torch.load(path, weights_only=True)
+    payload = box["payload"].numpy().tobytes()
+    at = data.find(payload[len(payload) // 2: len(payload) // 2 + 16])  # a byte inside the saved state
+    assert at > 0
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"checkpoint {path} (is damaged|cannot be read)"):
+        _small_engine().train(10, checkpoint=path, **TRAIN)
+    path.write_bytes(b"\x00" * 10)  # truncated
+    with pytest.raises(ValueError, match="delete .* to start the run again"):
+        _small_engine().train(10, checkpoint=path, **TRAIN)
+
+
+def test_resuming_into_another_engine_or_other_code_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    _small_engine().train(5, checkpoint=path, **TRAIN)
+    with pytest.raises(ValueError, match="another engine.*n_hidden"):
+        _small_engine(n_hidden=16).train(10, checkpoint=path, **TRAIN)
+    with pytest.raises(ValueError, match="another engine.*length"):
+        _small_engine(length=12).train(10, checkpoint=path, **TRAIN)
+    other = Engine("temporal_order", [Run(seed=s, lr=0.01) for s in range(2)], init="basic_tanh", n_hidden=12,
+                   batch_size=4, length=10, dtype=D, device="cpu")
+    with pytest.raises(ValueError, match="another engine.*runs"):
+        other.train(10, checkpoint=path, **TRAIN)
+    monkeypatch.setattr(engine, "CODE_HASH", "0" * 16)
+    with pytest.raises(ValueError, match="other code"):
+        _small_engine().train(10, checkpoint=path, **TRAIN)
