@@ -5,6 +5,17 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PROFILE ?= ci
 NB      ?=
+# NB and PROFILE reach shell commands: refuse anything but a chapter's name and a profile before any recipe runs
+CHAPTER_NAMES := $(basename $(notdir $(wildcard notebooks/[0-9]*.py)))
+ifneq ($(words $(NB)),$(words $(filter $(CHAPTER_NAMES),$(NB))))
+$(error NB must be one chapter name of notebooks/ ($(CHAPTER_NAMES)))
+endif
+ifneq ($(words $(NB)),$(filter 0 1,$(words $(NB))))
+$(error NB must be one chapter name of notebooks/)
+endif
+ifneq ($(PROFILE),$(filter ci paper,$(PROFILE)))
+$(error PROFILE must be ci or paper)
+endif
 export PATH := $(abspath $(BIN)):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1

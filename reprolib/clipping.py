@@ -45,7 +45,9 @@ def total_norm(grads: dict[str, torch.Tensor]) -> torch.Tensor:
     ‖g‖² = Σ_θ ‖∂E/∂θ‖²_F. NaN or Inf if any entry is.
     """
     _check_grads(grads)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads.values()]))
+    # half-precision gradients are summed in float32: their norm may exceed float16's largest value (65504)
+    wide = lambda g: torch.float32 if g.dtype in (torch.float16, torch.bfloat16) else None  # noqa: E731
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, dtype=wide(g)) for g in grads.values()]))
 
 
 def clip_by_norm(grads: dict[str, torch.Tensor], threshold: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -154,6 +154,8 @@ def fit_power_exponential(log_norms, start: int = 1) -> tuple[float, float]:
     _checks.positive_int("start", start, minimum=1)
     if y.ndim != 1 or y.size - start < 3:
         raise ValueError(f"log_norms must be 1-D with at least start + 3 = {start + 3} entries, got shape {y.shape}")
+    if not np.isfinite(y[start:]).all():
+        raise ValueError("log_norms contains NaN or infinite entries from start on")
     l = np.arange(y.size, dtype=np.float64)[start:]
     A = np.stack([np.ones_like(l), np.log(l), l], axis=1)
     (_, p, r), *_ = np.linalg.lstsq(A, y[start:], rcond=None)

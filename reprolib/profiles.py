@@ -7,6 +7,8 @@ and is meant for one GPU. :func:`setup` makes a run deterministic and picks the 
 
 from __future__ import annotations
 
+import numbers
+import re
 from pathlib import Path
 
 import torch
@@ -26,6 +28,8 @@ def params_path(chapter: str, profile: str) -> Path:
     """The parameter file of ``chapter`` (e.g. ``"01_linear_proof"``) at ``profile``."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    if not isinstance(chapter, str) or not re.fullmatch(r"[0-9][0-9a-z_]*", chapter):
+        raise ValueError(f"chapter must be a notebook name such as '01_linear_proof', got {chapter!r}")
     path = ROOT / "params" / profile / f"{chapter}.yaml"
     if not path.is_file():
         raise ValueError(f"chapter {chapter!r} has no parameter file {path.relative_to(ROOT)}")
@@ -72,7 +76,10 @@ def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """An explicit, seeded ``torch.Generator`` on ``device``."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    """An explicit, seeded ``torch.Generator`` on ``device``; ``seed`` is an integer in [0, 2**63)
+    (torch would wrap a negative seed silently)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    return torch.Generator(device=device).manual_seed(seed)
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    return torch.Generator(device=device).manual_seed(int(seed))

@@ -371,8 +371,11 @@ def wrong(task, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def error_rate(task, outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """The fraction of wrong sequences (see :func:`wrong`)."""
-    return wrong(task, outputs, targets).double().mean().item()
+    """The fraction of wrong sequences (see :func:`wrong`); ``ValueError`` for an empty batch."""
+    bad = wrong(task, outputs, targets)
+    if bad.numel() == 0:
+        raise ValueError("outputs must hold at least one sequence, got an empty batch")
+    return bad.double().mean().item()
 
 
 def solved(n_wrong: int, n_total: int = N_TEST, criterion: str = "paper") -> bool:

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from reprolib import clipping
 from reprolib.clipping import (
     FALLBACK_SCALE,
     clip_by_norm,
@@ -197,3 +198,10 @@ def test_bad_arguments(gen):
         nonfinite_fallback(g, W_rec, limit=-1.0)
     with pytest.raises(TypeError, match="norm"):
         needs_fallback("big")
+
+
+def test_half_precision_gradients_above_65504_are_clipped_not_zeroed():
+    g = {"W": torch.full((4,), 60000.0, dtype=torch.float16)}  # norm 120000 > float16's largest value
+    clipped, norm = clipping.clip_by_norm(g, 1.0)
+    assert math.isfinite(norm.item()) and abs(norm.item() - 120000.0) < 1.0
+    assert torch.allclose(clipped["W"].float(), torch.full((4,), 0.5), atol=1e-3)

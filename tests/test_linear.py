@@ -111,3 +111,10 @@ def test_jordan_block_powers_follow_binomial_closed_form(lam, m):
 def test_bad_arguments_raise_naming_the_argument(call, exc, arg):
     with pytest.raises(exc, match=arg):
         call()
+
+
+def test_fit_power_exponential_refuses_non_finite_input():
+    y = torch.log(torch.arange(1, 30, dtype=torch.float64))
+    y[10] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        linear.fit_power_exponential(y)

@@ -130,3 +130,16 @@ def test_a_check_citing_an_unknown_deviation_fails_the_chapter(tmp_path, monkeyp
 def test_every_deviation_id_is_found_on_the_deviations_page():
     ids = pipeline.deviation_ids()
     assert {"N1", "L1", "B1", "K6", "R9", "U17", "S1"} <= ids
+
+
+@pytest.mark.parametrize("arg", ["NB=x; echo INJECTED > injected", "NB=01_linear_proof; touch injected",
+                                 "PROFILE=ci; touch injected", "NB=01_linear_proof 02_nonlinear_bound"])
+def test_make_refuses_arguments_that_are_not_a_chapter_or_a_profile(arg, tmp_path):
+    import shutil
+    import subprocess
+
+    shutil.copy(pipeline.ROOT / "Makefile", tmp_path)
+    shutil.copytree(pipeline.NOTEBOOKS, tmp_path / "notebooks")
+    done = subprocess.run(["make", "-C", str(tmp_path), "chapter", arg], capture_output=True, text=True)
+    assert done.returncode != 0 and "must be" in done.stderr
+    assert not (tmp_path / "injected").exists()

@@ -86,3 +86,18 @@ def test_setup_validates_and_picks_cpu_here():
         profiles.generator("0")
     if not torch.cuda.is_available():
         assert profiles.pick_device("auto").type == "cpu"
+
+
+def test_a_chapter_name_cannot_leave_the_params_folder():
+    with pytest.raises(ValueError, match="chapter"):
+        profiles.load("../experiments/fig7", "ci")
+
+
+def test_seeds_are_checked_not_wrapped():
+    import numpy as np
+    with pytest.raises(ValueError, match="seed"):
+        profiles.generator(-1)
+    with pytest.raises(ValueError, match="seed"):
+        profiles.generator(2**64)
+    assert torch.equal(torch.rand(3, generator=profiles.generator(np.int64(5))),
+                       torch.rand(3, generator=profiles.generator(5)))

@@ -269,3 +269,8 @@ def test_solved_criteria():
     assert solved(99, 10_000) and not solved(100, 10_000)  # < 1 %
     assert solved(0, 10_000, "code") and not solved(1, 10_000, "code")
     assert tasks.N_TEST == 10_000
+
+
+def test_error_rate_of_an_empty_batch_is_an_error_not_nan():
+    with pytest.raises(ValueError, match="empty"):
+        tasks.error_rate("temporal_order", torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
