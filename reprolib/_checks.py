@@ -3,6 +3,9 @@ TypeError that names the offending argument."""
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 
 
@@ -30,17 +33,18 @@ def square(name: str, x) -> torch.Tensor:
 
 
 def positive_int(name: str, n, minimum: int = 1) -> int:
-    """Check that ``n`` is an int >= ``minimum`` (bools are refused)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    """Check that ``n`` is an integer (``int`` or a numpy integer; bools are refused) >= ``minimum``;
+    return it as an ``int``."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(n).__name__}")
     if n < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {n}")
-    return n
+    return int(n)
 
 
 def positive_float(name: str, v, strict: bool = True) -> float:
-    """Check that ``v`` is a finite real number > 0 (or >= 0 when ``strict`` is False)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    """Check that ``v`` is a finite real number (numpy scalars included) > 0 (or >= 0 when ``strict`` is False)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
     v = float(v)
     if not (v == v and abs(v) != float("inf")) or (v <= 0 if strict else v < 0):
@@ -49,8 +53,8 @@ def positive_float(name: str, v, strict: bool = True) -> float:
 
 
 def finite_float(name: str, v) -> float:
-    """Check that ``v`` is a finite real number (any sign)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    """Check that ``v`` is a finite real number (numpy scalars included, any sign)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
     v = float(v)
     if not (v == v and abs(v) != float("inf")):

@@ -21,9 +21,11 @@ lists each case (rows T1–T7).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -69,7 +71,7 @@ def _check_common(batch_size, generator, variant, dtype, device) -> torch.device
 
 
 def _is_int(n) -> bool:
-    return isinstance(n, int) and not isinstance(n, bool)
+    return isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_))
 
 
 def sample_length(length, generator: torch.Generator, variant: str = "paper", minimum: int = 1) -> int:

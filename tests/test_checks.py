@@ -1,0 +1,29 @@
+"""The shared argument checks: numpy scalars are valid numbers, bools and other types are not."""
+
+import numpy as np
+import pytest
+import torch
+
+from reprolib import _checks, tasks
+from reprolib.engine import Run
+
+
+def test_numpy_scalars_are_accepted_as_numbers():
+    assert _checks.positive_int("n", np.int64(3)) == 3 and type(_checks.positive_int("n", np.int32(3))) is int
+    assert _checks.positive_float("lr", np.float32(0.5)) == 0.5
+    assert _checks.finite_float("b", np.float64(-2.0)) == -2.0
+    u, y = tasks.temporal_order(np.int64(2), np.int64(10), torch.Generator().manual_seed(0))
+    assert u.shape[1] == 2
+    Run(seed=np.int64(3), lr=np.float32(0.01), clip=np.float64(1.0))
+
+
+@pytest.mark.parametrize("bad", [True, np.bool_(True), "3", 3.0, None])
+def test_bools_strings_and_floats_are_not_integers(bad):
+    with pytest.raises(TypeError, match="n must be an int"):
+        _checks.positive_int("n", bad)
+
+
+@pytest.mark.parametrize("bad", [np.float32("nan"), float("inf"), -1.0])
+def test_positive_float_refuses_non_finite_and_negative(bad):
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        _checks.positive_float("lr", bad)
