@@ -110,7 +110,7 @@ def _sign_roots(f, nodes: torch.Tensor, v: torch.Tensor | None = None) -> torch.
     """Roots of f at the nodes (v == 0) and, by bisection, inside every interval where f
     changes sign; v = f(nodes) unless given."""
     v = f(nodes) if v is None else v
-    i = torch.nonzero(v[:-1] * v[1:] < 0).flatten()
+    i = torch.nonzero(v[:-1].sign() * v[1:].sign() < 0).flatten()  # signs: a product of tiny values underflows to 0
     return torch.cat([nodes[v == 0], _bisect(f, nodes[i], nodes[i + 1])]).sort().values
 
 
