@@ -42,6 +42,7 @@ from tqdm import tqdm  # tqdm.auto warns on stderr without ipywidgets, which nbv
 
 from . import _checks, clipping, omega, tasks
 from . import init as initialization
+from .files import write_atomic
 from .linear import spectral_radius
 
 #: clipping kinds: Algorithm 1 (rescale the whole gradient) or Mikolov's element-wise clamp
@@ -620,10 +621,9 @@ class Engine:
         payload = buf.getvalue()
         box = {"format": CHECKPOINT_FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
                "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}
-        tmp = f"{path}.tmp"
-        os.makedirs(os.path.dirname(os.path.abspath(tmp)), exist_ok=True)
-        torch.save(box, tmp)
-        os.replace(tmp, path)
+        out = io.BytesIO()
+        torch.save(box, out)
+        write_atomic(path, out.getvalue())
 
     # ------------------------------------------------------------------ the loop
     def train(self, max_updates: int, *, check_every: int = 1000, n_test: int = tasks.N_TEST,

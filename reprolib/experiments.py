@@ -30,6 +30,7 @@ import yaml
 
 from . import _checks
 from .engine import Engine, Run
+from .files import write_atomic
 from .profiles import ROOT
 
 EXPERIMENTS = ("fig7", "tables")
@@ -240,11 +241,8 @@ def provenance(command: list[str], profile: str, s: dict, seconds: float, git: d
 
 
 def write_json(path: Path, data) -> None:
-    """Write atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    """Write ``data`` as JSON, atomically (:func:`reprolib.files.write_atomic`)."""
+    write_atomic(path, json.dumps(data, indent=1))
 
 
 def main(argv=None) -> int:

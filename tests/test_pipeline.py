@@ -143,3 +143,11 @@ def test_make_refuses_arguments_that_are_not_a_chapter_or_a_profile(arg, tmp_pat
     done = subprocess.run(["make", "-C", str(tmp_path), "chapter", arg], capture_output=True, text=True)
     assert done.returncode != 0 and "must be" in done.stderr
     assert not (tmp_path / "injected").exists()
+
+
+def test_a_damaged_timings_file_does_not_abort_the_build(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_ok": "print(1)"})
+    (tmp_path / "chapters" / "timings.json").write_text('{"01_ok": {"profile": "ci"')  # cut short
+    assert pipeline.run("ci", None) == 0
+    assert "ignoring the damaged" in capsys.readouterr().err
+    assert json.loads((tmp_path / "chapters" / "timings.json").read_text())["01_ok"]["status"] == "ok"

@@ -1,7 +1,5 @@
 """Parameter files against the notebooks' parameter cells, and the `paper` profile on the CPU."""
 
-import ast
-
 import jupytext
 import papermill
 import pytest
@@ -32,15 +30,7 @@ PAPER_SMOKE_OVERRIDES = {
 }
 
 
-def parameters_cell(name):
-    nb = jupytext.read(pipeline.NOTEBOOKS / f"{name}.py")
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(cells) == 1, f"{name} must have exactly one cell tagged 'parameters'"
-    values = {}
-    for node in ast.parse(cells[0].source).body:
-        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"{name}: parameters cell must hold plain assignments"
-        values[node.targets[0].id] = ast.literal_eval(node.value)
-    return values
+parameters_cell = pipeline.parameters_cell
 
 
 def test_there_is_at_least_one_chapter():
@@ -101,3 +91,19 @@ def test_seeds_are_checked_not_wrapped():
         profiles.generator(2**64)
     assert torch.equal(torch.rand(3, generator=profiles.generator(np.int64(5))),
                        torch.rand(3, generator=profiles.generator(5)))
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+@pytest.mark.parametrize("profile", ["ci", "paper"])
+def test_every_parameter_file_passes_the_pipelines_check(name, profile):
+    pipeline.check_parameters(name, profile, profiles.load(name, profile))
+
+
+def test_an_unknown_or_mistyped_parameter_is_refused():
+    with pytest.raises(ValueError, match="unknown parameter 'n_hiden'"):
+        pipeline.check_parameters("07_gru_stability", "ci", {"n_hiden": 64})
+    with pytest.raises(ValueError, match="'n_hidden' must be of type int"):
+        pipeline.check_parameters("07_gru_stability", "ci", {"n_hidden": "64"})
+    with pytest.raises(ValueError, match="'lr' must be of type float"):
+        pipeline.check_parameters("07_gru_stability", "ci", {"lr": True})
+    pipeline.check_parameters("07_gru_stability", "ci", {"lr": 1})  # an int where a float is expected
