@@ -32,10 +32,15 @@ def square(name: str, x) -> torch.Tensor:
     return x
 
 
+def is_integer(n) -> bool:
+    """``n`` is an ``int`` or a numpy integer, and not a bool."""
+    return isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_))
+
+
 def positive_int(name: str, n, minimum: int = 1) -> int:
     """Check that ``n`` is an integer (``int`` or a numpy integer; bools are refused) >= ``minimum``;
     return it as an ``int``."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+    if not is_integer(n):
         raise TypeError(f"{name} must be an int, got {type(n).__name__}")
     if n < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {n}")

@@ -603,8 +603,6 @@ class Engine:
             what = "other code (the library's sources changed)" if differ == ["code"] else \
                 f"another engine ({', '.join(k for k in differ if k != 'code')} differ)"
             raise ValueError(f"the checkpoint was written by {what}")
-        if state["seeds"] != [r.seed for r in self.runs]:
-            raise ValueError("the checkpoint was written for other runs (seeds differ)")
         self.P = {n: t.to(self.device) for n, t in state["P"].items()}
         for k in ("active", "final", "solved_at", "error", "updates", "log", "evals", "train_seconds"):
             setattr(self, k, state[k])

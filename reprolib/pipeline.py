@@ -33,6 +33,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+from papermill.translators import translate_parameters
 
 from . import claims
 from .files import write_atomic
@@ -199,8 +200,6 @@ def strip_for_regression(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def code_cells(name: str, profile: str = "ci") -> list[str]:
     """The code cells of chapter ``name`` as papermill executes them at ``profile``: the notebook's
     cells with the injected parameters cell after the one tagged ``parameters``."""
-    from papermill.translators import translate_parameters
-
     cells = []
     for cell in jupytext.read(NOTEBOOKS / f"{name}.py").cells:
         if cell.cell_type == "code":

@@ -7,12 +7,13 @@ and is meant for one GPU. :func:`setup` makes a run deterministic and picks the 
 
 from __future__ import annotations
 
-import numbers
 import re
 from pathlib import Path
 
 import torch
 import yaml
+
+from . import _checks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("ci", "paper")
@@ -78,7 +79,7 @@ def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """An explicit, seeded ``torch.Generator`` on ``device``; ``seed`` is an integer in [0, 2**63)
     (torch would wrap a negative seed silently)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not _checks.is_integer(seed):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if not 0 <= seed < 2**63:
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")

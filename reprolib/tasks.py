@@ -21,11 +21,9 @@ lists each case (rows T1–T7).
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -70,10 +68,6 @@ def _check_common(batch_size, generator, variant, dtype, device) -> torch.device
     return _checks.dtype_device(dtype, device)
 
 
-def _is_int(n) -> bool:
-    return isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_))
-
-
 def sample_length(length, generator: torch.Generator, variant: str = "paper", minimum: int = 1) -> int:
     """The length T of one minibatch (supp. §3.1: "all 20 sequences in a training minibatch
     had the same length T uniformly sampled from [50, 200]").
@@ -86,11 +80,11 @@ def sample_length(length, generator: torch.Generator, variant: str = "paper", mi
         minimum: the shortest allowed T.
     """
     _check_variant(variant)
-    if _is_int(length):
+    if _checks.is_integer(length):
         if length < minimum:
             raise ValueError(f"length must be >= {minimum}, got {length}")
         return length
-    if not (isinstance(length, (tuple, list)) and len(length) == 2 and all(map(_is_int, length))):
+    if not (isinstance(length, (tuple, list)) and len(length) == 2 and all(map(_checks.is_integer, length))):
         raise TypeError(f"length must be an int or a (min, max) pair of ints, got {length!r}")
     lo, hi = length
     if lo < minimum:
