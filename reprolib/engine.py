@@ -34,7 +34,9 @@ import io
 import math
 import os
 import time
+
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -47,8 +49,11 @@ from .linear import spectral_radius
 
 #: clipping kinds: Algorithm 1 (rescale the whole gradient) or Mikolov's element-wise clamp
 CLIP_KINDS = ("norm", "elementwise")
-#: offset between a run's training seed and the seed of its test-sequence generator
-EVAL_SEED_OFFSET = 2**40
+#: a run's seed is below this bound, and its test-sequence generator is seeded with seed + SEED_BOUND:
+#: torch's CPU generator keeps only the low 32 bits of a seed, so both streams differ within 32 bits
+#: (an offset of 2**32 or more would give the test sequences the training stream)
+SEED_BOUND = 2**31
+EVAL_SEED_OFFSET = SEED_BOUND
 #: test sequences are generated and scored in chunks of this size, each chunk with its own length
 EVAL_CHUNK = 1000
 #: the names of the parameters, in a fixed order
@@ -96,7 +101,8 @@ class Run:
     """The settings of one run.
 
     Args:
-        seed: seeds the run's generator (initialization, then minibatches).
+        seed: seeds the run's generator (initialization, then minibatches), in [0, 2**31); the run's
+            test sequences come from a generator seeded with ``seed + 2**31`` (:data:`EVAL_SEED_OFFSET`).
         lr: learning rate of plain SGD (supp. §3.1: 0.01).
         clip: clipping threshold, or ``None`` for no clipping (MSGD).
         clip_kind: ``"norm"`` (Algorithm 1) or ``"elementwise"``.
@@ -114,6 +120,9 @@ class Run:
 
     def __post_init__(self):
         _checks.positive_int("seed", self.seed, minimum=0)
+        if self.seed >= SEED_BOUND:
+            raise ValueError(f"seed must be in [0, 2**31), got {self.seed}: torch's CPU generator keeps only the low "
+                             f"32 bits of a seed, and seed + 2**31 seeds the run's test sequences")
         _checks.positive_float("lr", self.lr)
         if self.clip is not None:
             _checks.positive_float("clip", self.clip)
@@ -193,8 +202,11 @@ def _dsigma_(sigma: str, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return out.neg_().add_(1) if sigma == "tanh" else torch.sub(h, out, out=out)
 
 
-def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str, ws: Workspace | None = None) -> torch.Tensor:
-    """The hidden states ``H [R, T+1, B, N]`` (``H[:, 0] = h_0 = 0``) of eq. (2) in h-form."""
+def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str, ws: Workspace | None = None,
+            last_only: bool = False) -> torch.Tensor:
+    """The hidden states ``H [R, T+1, B, N]`` (``H[:, 0] = h_0 = 0``) of eq. (2) in h-form; with
+    ``last_only``, just the last one, ``[R, 1, B, N]``, computed in two alternating buffers (a test at
+    T = 5000 would otherwise hold every state)."""
     ws = ws or Workspace()
     W_rec, W_in, b = P["W_rec"], P["W_in"], P["b"]
     R, T, B, M = batch.u.shape
@@ -206,15 +218,16 @@ def forward(P: dict[str, torch.Tensor], batch: Batch, sigma: str, ws: Workspace 
     act = torch.tanh if sigma == "tanh" else torch.sigmoid
     W_recT = W_rec.transpose(1, 2).contiguous()  # a contiguous operand makes baddbmm ~2x faster
     m = batch.mask.to(W_rec.dtype)[:, :, None, None]
-    H, x = ws.get("H", (R, T + 1, B, N), W_rec), ws.get("x", (R, B, N), W_rec, time_axis=None)
+    keep = 2 if last_only else T + 1
+    H, x = ws.get("H", (R, keep, B, N), W_rec), ws.get("x", (R, B, N), W_rec, time_axis=None)
     H[:, 0] = 0
     for t in range(T):
         drive = table[rows, batch.idx[:, t]] if batch.idx is not None else D[:, t]
-        torch.baddbmm(drive, H[:, t], W_recT, out=x)
-        act(x, out=H[:, t + 1])
+        torch.baddbmm(drive, H[:, t % keep], W_recT, out=x)
+        act(x, out=H[:, (t + 1) % keep])
         if t < batch.padded:
-            H[:, t + 1] *= m[:, t]
-    return H
+            H[:, (t + 1) % keep] *= m[:, t]
+    return H.narrow(1, T % 2, 1) if last_only else H
 
 
 def head(P, H, batch: Batch, kind: str) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -404,6 +417,7 @@ class Result:
     evals: dict = field(default_factory=dict)
     updates: int = 0
     seconds: float = 0.0  # time spent in train(), summed over resumed sessions
+    sessions: list = field(default_factory=list)  # Engine.sessions: the calls of train() that produced this result
 
 
 class Engine:
@@ -463,6 +477,7 @@ class Engine:
         self.error = [None] * len(self.runs)
         self.updates = 0
         self.train_seconds = 0.0  # time spent in train(), summed over resumed sessions
+        self.sessions = []  # one entry per call of train(): {"from", "to" (updates), "seconds", "ended" (UTC)}
         self.log = {k: [] for k in ("update", "run", "loss", "omega", "norm", "clipped", "fallback", "rho")}
         self.evals = {k: [] for k in ("update", "run", "error")}
 
@@ -530,7 +545,7 @@ class Engine:
         wrong = torch.zeros(len(ids), dtype=torch.long)
         for start in range(0, n_test, EVAL_CHUNK):
             batch = self._batch(ids, self.eval_gens, min(EVAL_CHUNK, n_test - start), length)
-            H = forward(self.P, batch, self.sigma, self.eval_workspace)
+            H = forward(self.P, batch, self.sigma, self.eval_workspace, last_only=self.task.head != "every_softmax")
             for i in range(len(ids)):
                 wrong[i] += int(tasks.wrong(self.task, *self._outputs(H, batch, i)).sum())
         return wrong
@@ -570,6 +585,20 @@ class Engine:
         self.P = {n: self.P[n].index_select(0, rows).contiguous() for n in NAMES}
         self.active = [r for r, k in zip(self.active, keep) if k]
 
+    def _reactivate(self) -> None:
+        """Make the runs that stopped at an earlier ``max_updates`` unsolved active again (a larger
+        ``max_updates`` continues them from their final parameters; solved runs stay stopped)."""
+        back = [r for r in range(len(self.runs)) if r not in self.active and self.solved_at[r] is None]
+        if not back:
+            return
+        order = sorted(self.active + back)
+        rows = {r: i for i, r in enumerate(self.active)}
+        self.P = {n: torch.stack([self.P[n][rows[r]] if r in rows else self.final[r][n].to(self.device, self.dtype)
+                                  for r in order]) for n in NAMES}
+        for r in back:
+            self.final[r] = None
+        self.active = order
+
     def _record(self, step: Step) -> None:
         rho = [spectral_radius(W.double()) for W in self.P["W_rec"]]
         for i, r in enumerate(self.active):
@@ -593,7 +622,7 @@ class Engine:
                 "solved_at": self.solved_at, "error": self.error, "updates": self.updates,
                 "gens": [g.get_state() for g in self.gens], "eval_gens": [g.get_state() for g in self.eval_gens],
                 "log": self.log, "evals": self.evals, "seeds": [r.seed for r in self.runs],
-                "train_seconds": self.train_seconds}
+                "train_seconds": self.train_seconds, "sessions": self.sessions}
 
     def load_state_dict(self, state: dict) -> None:
         """Resume from ``state``; ``ValueError`` when it was written by other code or another engine."""
@@ -604,7 +633,7 @@ class Engine:
                 f"another engine ({', '.join(k for k in differ if k != 'code')} differ)"
             raise ValueError(f"the checkpoint was written by {what}")
         self.P = {n: t.to(self.device) for n, t in state["P"].items()}
-        for k in ("active", "final", "solved_at", "error", "updates", "log", "evals", "train_seconds"):
+        for k in ("active", "final", "solved_at", "error", "updates", "log", "evals", "train_seconds", "sessions"):
             setattr(self, k, state[k])
         for g, s in zip(self.gens, state["gens"]):
             g.set_state(s)
@@ -633,7 +662,10 @@ class Engine:
         and stops when :func:`reprolib.tasks.solved` says so (``criterion`` ``"paper"``: < 1 %
         wrong; ``"code"``: none wrong). Every ``log_every`` updates a row per run is logged.
         With ``checkpoint`` (a path), the state is saved every ``checkpoint_every`` updates and,
-        if the file exists, training resumes from it.
+        if the file exists, training resumes from it. Runs that stopped unsolved at a smaller
+        ``max_updates`` (in this engine or in the checkpoint) go on from where they stopped.
+        Each call is recorded in :attr:`sessions` (and in the checkpoint): the updates it did,
+        its time, when it ended.
         """
         _checks.positive_int("max_updates", max_updates, minimum=0)
         _checks.positive_int("check_every", check_every)
@@ -647,7 +679,17 @@ class Engine:
                 self.load_state_dict(state)
             except ValueError as err:
                 raise ValueError(f"cannot resume from {checkpoint}: {err}; delete it to start again") from None
+        if self.updates < max_updates:
+            self._reactivate()
         start = time.perf_counter() - self.train_seconds
+        session = {"from": self.updates, "to": self.updates, "seconds": 0.0, "ended": None}
+        self.sessions.append(session)
+        began = time.perf_counter()
+
+        def close_session():
+            self.train_seconds = time.perf_counter() - start
+            session.update({"to": self.updates, "seconds": round(time.perf_counter() - began, 1),
+                            "ended": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")})
         bar = tqdm(total=max_updates, initial=self.updates, disable=not progress, desc=f"{self.task.name}, {len(self.runs)} runs")
         bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
         while self.active and self.updates < max_updates:
@@ -670,13 +712,13 @@ class Engine:
                     self._retire(keep)
                 bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
             if checkpoint is not None and self.updates % checkpoint_every == 0:
-                self.train_seconds = time.perf_counter() - start
+                close_session()
                 self.save(checkpoint)
         bar.close()
         if self.active:
             self._retire([False] * len(self.active))
-        self.train_seconds = time.perf_counter() - start
+        close_session()
         if checkpoint is not None:
             self.save(checkpoint)
         return Result(list(self.solved_at), list(self.error), list(self.final), self.log, self.evals, self.updates,
-                      self.train_seconds)
+                      self.train_seconds, [dict(x) for x in self.sessions])

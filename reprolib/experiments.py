@@ -1,7 +1,8 @@
 """Long synthetic experiments, run by a command, with their results committed under ``results/``.
 
-    python -m reprolib.experiments fig7 --profile cpu [--out results/fig7_cpu.json]
-    python -m reprolib.experiments tables --profile cpu [--out results/tables_cpu.json]
+    python -m reprolib.experiments fig7 --profile cpu     (writes results/fig7_cpu.json)
+    python -m reprolib.experiments tables --profile cpu   (writes results/tables_cpu.json)
+    [--results-dir DIR]   (another folder for the results file and its checkpoints/)
 
 The settings of each profile live in ``params/experiments/<experiment>.yaml`` (``ci``:
 seconds, a smoke test; ``cpu``: at most 3 hours on 2 cores; ``paper``: the papers' budget).
@@ -9,7 +10,8 @@ The results file holds every run's outcome and its provenance: the command, the 
 its settings, the git commit, the package versions, the machine, the training time (summed
 over resumed invocations) and the wall time of the last invocation, and the seeds.
 A long run saves a checkpoint per engine under ``results/checkpoints/`` and resumes from it
-when the command is run again.
+when the command is run again (only if the library's code is unchanged); the provenance lists
+each engine's sessions, so it says which rows were computed by earlier invocations.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from . import _checks
+from . import _checks, omega, tasks
+from . import init as initialization
 from .engine import Engine, Run
 from .files import write_atomic
 from .profiles import ROOT
@@ -55,13 +58,118 @@ PAPER_TABLES = {
 
 
 def settings(experiment: str, profile: str) -> dict:
-    """The settings of ``experiment`` at ``profile`` from ``params/experiments/<experiment>.yaml``."""
+    """The settings of ``experiment`` at ``profile`` from ``params/experiments/<experiment>.yaml``,
+    checked by :func:`check_settings`."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    with open(ROOT / "params" / "experiments" / f"{experiment}.yaml") as f:
-        return yaml.safe_load(f)[profile]
+    path = ROOT / "params" / "experiments" / f"{experiment}.yaml"
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict) or not isinstance(data.get(profile), dict):
+        raise ValueError(f"{path.relative_to(ROOT)} must map the profile {profile!r} to its settings")
+    return check_settings(experiment, data[profile], where=f"{path.relative_to(ROOT)}, profile {profile}")
+
+
+def _int(minimum: int = 1):
+    return lambda key, v: _checks.positive_int(key, v, minimum)
+
+
+def _real(strict: bool = True):
+    return lambda key, v: _checks.positive_float(key, v, strict)
+
+
+def _one_of(options):
+    def check(key, v):
+        if v not in options:
+            raise ValueError(f"{key} must be one of {tuple(options)}, got {v!r}")
+    return check
+
+
+def _lengths(minimum: int = 1):
+    def check(key, v):
+        if not isinstance(v, list) or not v:
+            raise ValueError(f"{key} must be a non-empty list of lengths, got {v!r}")
+        for T in v:
+            _checks.positive_int(f"{key} entries", T, minimum)
+    return check
+
+
+def _train_length(minimum: int = 1):
+    def check(key, v):
+        if isinstance(v, list):
+            if len(v) != 2 or not all(_checks.is_integer(T) and minimum <= T for T in v) or v[0] > v[1]:
+                raise ValueError(f"{key} must be a length >= {minimum} or a [min, max] range of them, got {v!r}")
+        else:
+            _checks.positive_int(key, v, minimum)
+    return check
+
+
+def _inits(key, v):
+    if not isinstance(v, dict) or not v:
+        raise ValueError(f"{key} must map initializations to lists of lengths, got {v!r}")
+    for name, lengths in v.items():
+        _one_of(initialization.INITS)(f"{key} names", name)
+        _lengths(tasks.MIN_LENGTH)(f"{key}[{name!r}]", lengths)
+
+
+def _methods(key, v):
+    if not isinstance(v, list) or not v or len(set(v)) != len(v):
+        raise ValueError(f"{key} must be a non-empty list of distinct methods of {METHODS}, got {v!r}")
+    for m in v:
+        _one_of(METHODS)(f"{key} entries", m)
+
+
+def _device(key, v):
+    if v != "auto":
+        _checks.dtype_device(torch.float32, v)
+
+
+_MODEL = {"table": _int(0), "task": _one_of(tasks.TASKS), "init": _one_of(initialization.INITS), "n_hidden": _int(),
+          "lr": _real(), "clip": _real(), "alpha": _real(strict=False), "train": _train_length(),
+          "criterion": _one_of(tasks.CRITERIA), "test": _lengths()}
+
+
+def _models(key, v):
+    if not isinstance(v, list) or not v:
+        raise ValueError(f"{key} must be a non-empty list of models, got {v!r}")
+    for k, m in enumerate(v):
+        _keys(f"{key}[{k}]", m, _MODEL)
+        shortest = tasks.get_task(m["task"]).min_length  # and each task's own shortest length
+        _keys(f"{key}[{k}] ({m['task']})", {n: m[n] for n in ("train", "test")},
+              {"train": _train_length(shortest), "test": _lengths(shortest)})
+
+
+_COMMON = {"seeds": _int(), "max_updates": _int(), "check_every": _int(), "n_test": _int(), "batch_size": _int(),
+           "omega_form": _one_of(omega.FORMS), "threads": _int(0), "device": _device}
+#: every key of an experiment's settings and its check
+SCHEMA = {"fig7": {**_COMMON, "inits": _inits, "methods": _methods, "criterion": _one_of(tasks.CRITERIA),
+                   "n_hidden": _int(), "lr": _real(), "clip": _real(), "alpha": _real(strict=False)},
+          "tables": {**_COMMON, "models": _models}}
+
+
+def _keys(where: str, s, schema: dict) -> None:
+    if not isinstance(s, dict):
+        raise ValueError(f"{where} must be a mapping of settings, got {s!r}")
+    missing, unknown = sorted(set(schema) - set(s)), sorted(set(s) - set(schema))
+    if missing or unknown:
+        raise ValueError(f"{where}: " + "; ".join(
+            ([f"missing keys {missing}"] if missing else []) + ([f"unknown keys {unknown}"] if unknown else [])))
+    for key, check in schema.items():
+        try:
+            check(key, s[key])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where}: {err}") from None
+
+
+def check_settings(experiment: str, s: dict, where: str = "settings") -> dict:
+    """``s`` if it holds exactly the keys of :data:`SCHEMA` for ``experiment``, each of the right type
+    and range; otherwise a ``ValueError``/``TypeError`` naming ``where`` (the file) and the key."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
+    _keys(where, s, SCHEMA[experiment])
+    return s
 
 
 def method_run(method: str, seed: int, s: dict) -> Run:
@@ -89,6 +197,7 @@ def fig7(s: dict, checkpoints: Path | None = None, progress: bool = True) -> lis
 
     One engine per (initialization, length) trains all methods × seeds at once.
     """
+    check_settings("fig7", s)
     rows = []
     tag = _tag(s)
     for init_name, lengths in s["inits"].items():
@@ -102,12 +211,13 @@ def fig7(s: dict, checkpoints: Path | None = None, progress: bool = True) -> lis
             for i, run in enumerate(runs):
                 rows.append({"init": init_name, "T": T, "method": s["methods"][i // s["seeds"]], "seed": run.seed,
                              "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
-                             "error": res.error[i], "engine_seconds": round(res.seconds, 1)})
+                             "error": res.error[i], "engine": f"{init_name}_T{T}",
+                             "engine_seconds": round(res.seconds, 1), "sessions": res.sessions})
     return rows
 
 
 #: the keys of one model of :func:`tables`
-MODEL_KEYS = {"table", "task", "init", "n_hidden", "lr", "clip", "alpha", "train", "criterion", "test"}
+MODEL_KEYS = set(_MODEL)
 
 
 def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
@@ -118,12 +228,9 @@ def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> l
     until the test ``criterion`` is met, then tests every run's final network on ``n_test`` fresh
     sequences of each length in ``test``.
     """
+    check_settings("tables", s)
     rows = []
-    for k, m in enumerate(s["models"]):
-        if not isinstance(m, dict) or set(m) != MODEL_KEYS:
-            raise ValueError(f"models[{k}] must be a mapping with the keys {sorted(MODEL_KEYS)}, got {m!r}")
-        if not (isinstance(m["test"], list) and m["test"]):
-            raise ValueError(f"models[{k}]['test'] must be a non-empty list of lengths, got {m['test']!r}")
+    for m in s["models"]:
         tag = _tag([m, {key: v for key, v in s.items() if key != "models"}])
         train = tuple(m["train"]) if isinstance(m["train"], list) else m["train"]
         runs = [Run(seed=seed, lr=m["lr"], clip=m["clip"], alpha=m["alpha"]) for seed in range(s["seeds"])]
@@ -140,7 +247,8 @@ def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> l
             rows.append({"table": m["table"], "task": m["task"], "init": m["init"], "n_hidden": m["n_hidden"],
                          "train": m["train"], "seed": run.seed, "solved": res.solved_at[i] is not None,
                          "updates": res.solved_at[i], "error": res.error[i],
-                         "test": {str(T): errs[i] for T, errs in test.items()}, "engine_seconds": round(res.seconds, 1)})
+                         "test": {str(T): errs[i] for T, errs in test.items()}, "engine": name,
+                         "engine_seconds": round(res.seconds, 1), "sessions": res.sessions})
     return rows
 
 
@@ -245,26 +353,51 @@ def write_json(path: Path, data) -> None:
     write_atomic(path, json.dumps(data, indent=1))
 
 
+def results_dir(path) -> Path:
+    """The folder ``--results-dir`` names, created if needed; ``ValueError`` before anything trains
+    when it is a file or cannot be written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--results-dir must be a folder, but {path} is a file")
+    try:
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--results-dir {path} cannot be created ({err.strerror})") from None
+    if not os.access(path, os.W_OK) or not os.access(path / "checkpoints", os.W_OK):
+        raise ValueError(f"--results-dir {path} is not writable")
+    return path
+
+
+def sessions(rows: list[dict]) -> dict:
+    """Each engine's sessions (the calls of ``Engine.train`` behind its rows, :attr:`Engine.sessions`),
+    keyed by the rows' ``engine``: the provenance of rows computed by earlier invocations."""
+    return {r["engine"]: r["sessions"] for r in rows}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reprolib.experiments", description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", choices=EXPERIMENTS)
     parser.add_argument("--profile", default="cpu", choices=PROFILES)
-    parser.add_argument("--out", default=None, help="results file (default results/<experiment>_<profile>.json)")
+    parser.add_argument("--results-dir", default=str(RESULTS),
+                        help="folder of the results file <experiment>_<profile>.json and of its checkpoints/ "
+                             "(default results/)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     s = settings(args.experiment, args.profile)
+    folder = results_dir(args.results_dir)  # checked before anything trains
+    out = folder / f"{args.experiment}_{args.profile}.json"
     torch.set_num_threads(s["threads"] or torch.get_num_threads())
-    out = Path(args.out) if args.out else RESULTS / f"{args.experiment}_{args.profile}.json"
     start, git = time.perf_counter(), git_state()
     run = {"fig7": fig7, "tables": tables}[args.experiment]
-    rows = run(s, checkpoints=out.parent / "checkpoints" / out.stem, progress=not args.no_progress)
+    rows = run(s, checkpoints=folder / "checkpoints", progress=not args.no_progress)
     command = ["python", "-m", "reprolib.experiments", *(argv if argv is not None else sys.argv[1:])]
     prov = provenance(command, args.profile, s, time.perf_counter() - start, git)
     # training time summed over the engines and over resumed invocations (checkpoints keep it)
-    engines = {(r.get("init"), r.get("T"), r.get("task"), str(r.get("train"))): r["engine_seconds"] for r in rows}
+    engines = {r["engine"]: r["engine_seconds"] for r in rows}
     prov["train_seconds_total"] = round(sum(engines.values()), 1)
+    prov["sessions"] = sessions(rows)
     prov["choices"] = choices(args.experiment, s)
-    write_json(out, {"provenance": prov, "runs": rows})
+    write_json(out, {"provenance": prov, "runs": [{k: v for k, v in r.items() if k != "sessions"} for r in rows]})
     print(f"wrote {out} ({len(rows)} runs, {time.perf_counter() - start:.0f} s)")
     return 0
 

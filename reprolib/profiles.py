@@ -77,10 +77,11 @@ def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """An explicit, seeded ``torch.Generator`` on ``device``; ``seed`` is an integer in [0, 2**63)
-    (torch would wrap a negative seed silently)."""
+    """An explicit, seeded ``torch.Generator`` on ``device``; ``seed`` is an integer in [0, 2**32)
+    (torch would wrap a negative seed silently, and its CPU generator keeps only the low 32 bits of a
+    seed: 2**32 would draw what 0 draws)."""
     if not _checks.is_integer(seed):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed} (torch's CPU generator keeps only its low 32 bits)")
     return torch.Generator(device=device).manual_seed(int(seed))

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from . import _checks
 
@@ -118,6 +117,13 @@ def _draw_positions(T, a, b, variant, batch_size, generator) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- the tasks
+def one_hot(symbols: torch.Tensor, n: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """``symbols [...]`` as one-hot vectors ``[..., n]`` of ``dtype`` on ``device``, built in that dtype
+    (``torch.nn.functional.one_hot`` would first build an int64 tensor, twice the size of a float32 result)."""
+    out = torch.zeros(*symbols.shape, n, dtype=dtype, device=device)
+    return out.scatter_(-1, symbols.to(device).unsqueeze(-1), 1)
+
+
 def _order_task(batch_size, length, generator, variant, dtype, device, intervals):
     """Temporal order with len(intervals) relevant symbols; see :func:`temporal_order`."""
     device = _check_common(batch_size, generator, variant, dtype, device)
@@ -131,7 +137,7 @@ def _order_task(batch_size, length, generator, variant, dtype, device, intervals
         v = torch.randint(0, 2, (batch_size,), generator=generator, device=g)  # A = 0, B = 1
         symbols[p, batch] = v
         target += v << k
-    u = F.one_hot(symbols, 6).to(device=device, dtype=dtype)
+    u = one_hot(symbols, 6, dtype, device)
     return u, target.to(device)
 
 
@@ -242,7 +248,7 @@ def random_permutation(batch_size: int, length, generator: torch.Generator, *, v
     symbols = torch.randint(2, 100, (T, batch_size), generator=generator, device=g)
     first = torch.randint(0, 2, (batch_size,), generator=generator, device=g)
     symbols[0] = first
-    return F.one_hot(symbols, 100).to(device=device, dtype=dtype), first.to(device)
+    return one_hot(symbols, 100, dtype, device), first.to(device)
 
 
 def memorization(batch_size: int, length, generator: torch.Generator, *, n_values: int = 2, n_pos: int = 5,
@@ -280,7 +286,7 @@ def memorization(batch_size: int, length, generator: torch.Generator, *, n_value
     symbols[T + n_pos] = go
     targets = torch.full_like(symbols, blank)
     targets[-n_pos:] = pattern
-    return F.one_hot(symbols, n_values + 2).to(device=device, dtype=dtype), targets.to(device)
+    return one_hot(symbols, n_values + 2, dtype, device), targets.to(device)
 
 
 # ------------------------------------------------------------- the registry

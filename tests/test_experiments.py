@@ -32,22 +32,75 @@ def test_methods_differ_only_in_clipping_and_omega():
 
 def test_the_command_writes_rows_and_provenance_and_resumes(tmp_path):
     out = tmp_path / "fig7_ci.json"
-    assert experiments.main(["fig7", "--profile", "ci", "--out", str(out), "--no-progress"]) == 0
+    args = ["fig7", "--profile", "ci", "--results-dir", str(tmp_path), "--no-progress"]
+    assert experiments.main(args) == 0
     first = json.loads(out.read_text())
     s = experiments.settings("fig7", "ci")
     assert len(first["runs"]) == sum(map(len, s["inits"].values())) * len(s["methods"]) * s["seeds"]
     prov = first["provenance"]
-    assert prov["profile"] == "ci" and prov["settings"] == s and prov["command"].endswith("fig7 --profile ci --out "
-                                                                                       f"{out} --no-progress")
+    assert prov["profile"] == "ci" and prov["settings"] == s and prov["command"].endswith(" ".join(args))
     assert len(prov["git_commit"]) in (40, len("unknown")) and prov["torch"] and prov["wall_seconds_last_invocation"] >= 0
     assert prov["train_seconds_total"] > 0
+    assert sorted(p.name.split("_")[3] for p in (tmp_path / "checkpoints").iterdir()) == ["T10", "T20"]
+    # one session per engine, which did all its updates
+    assert set(prov["sessions"]) == {r["engine"] for r in first["runs"]} == {"smart_tanh_T10", "smart_tanh_T20"}
+    assert all(len(x) == 1 and x[0]["from"] == 0 and x[0]["to"] > 0 for x in prov["sessions"].values())
     # MSGD and MSGD-C with the same seed start from the same network and data; all runs are recorded
     assert {r["method"] for r in first["runs"]} == set(s["methods"])
-    # a second call finds the finished checkpoints and returns the same outcomes
-    assert experiments.main(["fig7", "--profile", "ci", "--out", str(out), "--no-progress"]) == 0
+    # a second call finds the finished checkpoints and returns the same outcomes; its provenance says
+    # that every row comes from the earlier invocation (this one's session did no update)
+    assert experiments.main(args) == 0
     again = json.loads(out.read_text())
     strip = lambda rows: [{k: v for k, v in r.items() if k != "engine_seconds"} for r in rows]  # noqa: E731
     assert strip(again["runs"]) == strip(first["runs"])
+    for engine, (earlier, now) in again["provenance"]["sessions"].items():
+        assert earlier == first["provenance"]["sessions"][engine][0] and now["from"] == now["to"] == earlier["to"]
+
+
+def test_the_results_folder_is_checked_before_anything_trains(tmp_path):
+    file = tmp_path / "results.json"
+    file.write_text("{}")
+    with pytest.raises(ValueError, match="results-dir"):
+        experiments.main(["fig7", "--profile", "ci", "--results-dir", str(file), "--no-progress"])
+    with pytest.raises(ValueError, match="results-dir"):
+        experiments.main(["fig7", "--profile", "ci", "--results-dir", str(file / "sub"), "--no-progress"])
+
+
+@pytest.mark.parametrize("change,error,match", [
+    (lambda s: s.pop("lr"), ValueError, r"missing keys \['lr'\]"),
+    (lambda s: s.update(learning_rate=0.1), ValueError, r"unknown keys \['learning_rate'\]"),
+    (lambda s: s.update(seeds=0), ValueError, "seeds must be >= 1"),
+    (lambda s: s.update(seeds="5"), TypeError, "seeds must be an int"),
+    (lambda s: s.update(clip=-1.0), ValueError, "clip must be a finite number > 0"),
+    (lambda s: s.update(methods=["MSGD", "Adam"]), ValueError, "methods entries must be one of"),
+    (lambda s: s.update(inits={"orthogonal": [10]}), ValueError, "inits names must be one of"),
+    (lambda s: s.update(inits={"sigmoid": [5]}), ValueError, r"inits\['sigmoid'\] entries must be >= 10"),
+    (lambda s: s.update(criterion="strict"), ValueError, "criterion must be one of"),
+    (lambda s: s.update(device="gpu0"), ValueError, "device"),
+])
+def test_a_bad_fig7_setting_is_named_with_its_file(tmp_path, monkeypatch, change, error, match):
+    import yaml
+    data = yaml.safe_load((experiments.ROOT / "params" / "experiments" / "fig7.yaml").read_text())
+    change(data["ci"])
+    (tmp_path / "params" / "experiments").mkdir(parents=True)
+    (tmp_path / "params" / "experiments" / "fig7.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(experiments, "ROOT", tmp_path)
+    with pytest.raises(error, match=match) as info:
+        experiments.settings("fig7", "ci")
+    assert "params/experiments/fig7.yaml, profile ci" in str(info.value)
+    with pytest.raises(error, match=match):  # settings built in code are checked the same way
+        experiments.fig7(data["ci"], progress=False)
+
+
+def test_a_bad_tables_model_is_named():
+    s = experiments.settings("tables", "ci")
+    for model, match in (({**s["models"][0], "momentum": 0.9}, r"models\[0\]: unknown keys \['momentum'\]"),
+                         ({**s["models"][0], "task": "parity"}, r"models\[0\]: task must be one of"),
+                         ({**s["models"][0], "train": [15, 10]}, r"models\[0\]: train must be a length"),
+                         ({**s["models"][0], "test": [5]}, r"models\[0\] \(temporal_order\): test entries must be >= 10")):
+        with pytest.raises(ValueError, match=match):
+            experiments.tables({**s, "models": [model]}, progress=False)
+    experiments.check_settings("tables", {**s, "models": [{**s["models"][-1], "test": [5]}]})  # memorization: T >= 1
 
 
 def test_tables_profiles_follow_the_supplement():

@@ -89,6 +89,12 @@ def test_seeds_are_checked_not_wrapped():
         profiles.generator(-1)
     with pytest.raises(ValueError, match="seed"):
         profiles.generator(2**64)
+    # torch's CPU generator keeps only the low 32 bits: 2**32 would draw what 0 draws, so it is refused
+    assert torch.equal(torch.rand(3, generator=torch.Generator().manual_seed(2**32)),
+                       torch.rand(3, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="seed"):
+        profiles.generator(2**32)
+    profiles.generator(2**32 - 1)
     assert torch.equal(torch.rand(3, generator=profiles.generator(np.int64(5))),
                        torch.rand(3, generator=profiles.generator(5)))
 
