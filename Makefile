@@ -20,15 +20,32 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book chapter test regression venv clean
+.PHONY: book chapter test regression venv lock clean
+
+# Every package, with its version and sha256, comes from requirements.lock (made from pyproject.toml by
+# `make lock`); pip refuses a file whose hash differs. torch is the CPU build: from a local wheel when pip's
+# configured find-links has one, else from PyTorch's CPU index.
+LOCK := requirements.lock
+TORCH_PIN = $(shell grep -o '^torch==[^ ]*' $(LOCK))
+TORCH_SOURCE = $(shell $(PYTHON) -m pip install --dry-run --no-deps --no-index --quiet "$(TORCH_PIN)" >/dev/null 2>&1 \
+                 || echo --extra-index-url https://download.pytorch.org/whl/cpu)
 
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[book,test]" 2> $(VENV)/pip.log || { cat $(VENV)/pip.log; exit 1; }
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK) $(TORCH_SOURCE) 2> $(VENV)/pip.log \
+	  || { cat $(VENV)/pip.log; exit 1; }
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e . 2>> $(VENV)/pip.log || { cat $(VENV)/pip.log; exit 1; }
 	touch $@
+
+## make lock: re-make requirements.lock from pyproject.toml (after a change of its pins), with pip-tools
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+	$(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --extra book --extra test --output-file $(LOCK) pyproject.toml
 
 ## make book: execute every chapter at PROFILE (default ci) and build the HTML into _build/html
 book: venv

@@ -82,16 +82,18 @@ def bias_with_fixed_point(x, w: float, sigma: str = "sigmoid"):
     return x - F(torch.tensor(x, dtype=D), w, 0.0, sigma).item()
 
 
-def _bisect(f, lo: torch.Tensor, hi: torch.Tensor, iters: int = 200) -> torch.Tensor:
-    """Vectorised bisection for roots of f, where f(lo) and f(hi) have opposite signs."""
+def _bisect(f, lo: torch.Tensor, hi: torch.Tensor, iters: int = 2200) -> torch.Tensor:
+    """Vectorised bisection for roots of f, where f(lo) and f(hi) have opposite signs, until the
+    brackets are adjacent floats (at most ~2100 halvings from a bracket as wide as float64's range
+    to one around a subnormal root; ordinary brackets stop after ~60)."""
     s_lo = torch.sign(f(lo))
     for _ in range(iters):
-        mid = 0.5 * (lo + hi)
+        mid = 0.5 * lo + 0.5 * hi  # the same float as 0.5 (lo + hi), without overflow near 1.8e308
         if ((mid == lo) | (mid == hi)).all():  # the brackets are adjacent floats
             break
         right = torch.sign(f(mid)) == s_lo  # the root is in [mid, hi]
         lo, hi = torch.where(right, mid, lo), torch.where(right, hi, mid)
-    return 0.5 * (lo + hi)
+    return 0.5 * lo + 0.5 * hi
 
 
 def _merge(grid: torch.Tensor, special: torch.Tensor) -> torch.Tensor:
@@ -131,7 +133,8 @@ def fixed_points(w: float, b: float, sigma: str = "sigmoid", n_grid: int = 1001)
     Args:
         w, b: the weight and bias of eq. (14).
         sigma: ``"sigmoid"`` or ``"tanh"``.
-        n_grid: grid points over [b − |w| − 1, b + |w| + 1], at least 2.
+        n_grid: grid points over [b − |w| − 1, b + |w| + 1], at least 2 (|w| + |b| + 1 must be a
+            finite float64).
 
     Returns:
         the fixed points ``[K]`` in increasing order (K ≥ 1).
@@ -141,12 +144,18 @@ def fixed_points(w: float, b: float, sigma: str = "sigmoid", n_grid: int = 1001)
     s, ds = _sigma(sigma)
     g = lambda x: w * s(x) + b - x  # noqa: E731
     dg = lambda x: w * ds(x) - 1  # noqa: E731
-    grid = torch.linspace(b - abs(w) - 1, b + abs(w) + 1, n_grid, dtype=D)  # widened: never degenerate
+    if not math.isfinite(abs(w) + abs(b) + 1):
+        raise ValueError(f"|w| + |b| must be below the largest float64, got w = {w}, b = {b}")
+    # b + (|w| + 1)·[-1, 1] (widened: never degenerate); the width 2(|w| + 1) itself could overflow
+    grid = b + (abs(w) + 1) * torch.linspace(-1, 1, n_grid, dtype=D)
     zero = torch.zeros(1 if grid[0] < 0 < grid[-1] else 0, dtype=D)
     crit = _sign_roots(dg, _merge(grid, zero))
     nodes = _merge(grid, torch.cat([zero, crit]).unique())
     v = g(nodes)
-    tangent = torch.isin(nodes, crit) & (v.abs() <= 64 * torch.finfo(D).eps * (1 + abs(w) + abs(b) + nodes.abs()))
+    # round-off of g(c) = w σ(c) + b − c is relative to its terms (not to |w|: at |w| = 1e20 that
+    # tolerance exceeded g at the critical point of the sigmoid's tail and made it a spurious root)
+    scale = 1 + (w * s(nodes)).abs() + abs(b) + nodes.abs()
+    tangent = torch.isin(nodes, crit) & (v.abs() <= 64 * torch.finfo(D).eps * scale)
     return _sign_roots(g, nodes, torch.where(tangent, 0.0, v))
 
 

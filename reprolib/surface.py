@@ -134,7 +134,10 @@ def one_unit_surface(w: torch.Tensor, b: torch.Tensor, T: int = T_FIG3, x0: floa
 
 def grid(w_range: tuple[float, float], b_range: tuple[float, float], n_w: int, n_b: int,
          dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
-    """A (w, b) grid: ``W, B`` of shape ``[n_w, n_b]`` (``indexing="ij"``), ends included."""
+    """A (w, b) grid: ``W, B`` of shape ``[n_w, n_b]`` (``indexing="ij"``), ends included; ``dtype`` is
+    a floating-point dtype (an integer one would truncate the grid's points)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     _checks.positive_int("n_w", n_w, minimum=2)
     _checks.positive_int("n_b", n_b, minimum=2)
     for name, r in (("w_range", w_range), ("b_range", b_range)):
@@ -242,8 +245,12 @@ def leading_eigenpair(H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     _checks.tensor("H", H)
     if H.ndim < 2 or H.shape[-1] != H.shape[-2] or H.shape[-1] < 1:
         raise ValueError(f"H must be a batch of square matrices [..., n, n], got shape {tuple(H.shape)}")
-    if not torch.allclose(H, H.transpose(-1, -2), rtol=1e-10, atol=0):
-        raise ValueError("H must be symmetric")
+    # symmetric up to rounding errors of H's dtype, relative to each matrix's largest entry
+    # (a fixed 1e-10 refused every float32 Hessian)
+    rtol = 1e-10 if H.dtype == torch.float64 else 100 * torch.finfo(H.dtype).eps
+    scale = H.abs().amax(dim=(-1, -2), keepdim=True)
+    if not ((H - H.transpose(-1, -2)).abs() <= rtol * scale).all():
+        raise ValueError(f"H must be symmetric (up to {rtol:.0e} of its largest entry)")
     lam, V = torch.linalg.eigh(H)
     i = lam.abs().argmax(dim=-1, keepdim=True)
     return lam.gather(-1, i)[..., 0], V.gather(-1, i[..., None, :].expand(*V.shape[:-1], 1))[..., 0]

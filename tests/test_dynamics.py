@@ -261,3 +261,30 @@ def test_bad_inputs_name_the_argument():
     A = dynamics.fixed_points(5.0, -2.5)[[0, 2]][:, None]
     with pytest.raises(ValueError, match="x_a"):
         dynamics.switch_points(dynamics.one_unit(5.0, -2.5), torch.zeros(50, 1, 1, dtype=D), A[1], A[1] + 0.1, A)
+
+
+@pytest.mark.parametrize("w", [1e17, 1e20, 1e30, 1e300, 1.7e308, -1e20, -1.7e308])
+def test_fixed_points_at_huge_weights(w):
+    """At |w| ≥ 1e17 the tangency tolerance (scaled by |w|) made the sigmoid's critical point near
+    x = -ln w a spurious root, and at 1.7e308 the grid's width overflowed ([nan]). Independent routes:
+    the fold biases of saddle_nodes say how many roots the sigmoid has (three only between them); for
+    tanh, the root near 0 is -b/(w - 1) to first order; every root leaves a residual within round-off."""
+    b = 0.5
+    for sigma, f in (("sigmoid", expit), ("tanh", np.tanh)):
+        roots = dynamics.fixed_points(w, b, sigma)
+        assert torch.isfinite(roots).all()
+        for x in roots.tolist():
+            assert abs(w * f(x) + b - x) <= 1e-12 * (1 + abs(w * f(x)) + abs(x)), (sigma, x)
+        if sigma == "sigmoid":
+            if w > 0:
+                b_fold, _ = dynamics.saddle_nodes(w)
+                assert not (b_fold[1] < b < b_fold[0])
+            assert len(roots) == 1
+        else:
+            middle = roots[len(roots) // 2].item()
+            assert len(roots) == (3 if w > 1 else 1) and middle == pytest.approx(-b / (w - 1), rel=1e-9)
+
+
+def test_weights_whose_grid_would_overflow_are_refused():
+    with pytest.raises(ValueError, match=r"\|w\| \+ \|b\|"):
+        dynamics.fixed_points(1.7e308, 1e308)

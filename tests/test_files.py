@@ -2,7 +2,7 @@
 
 import pytest
 
-from reprolib.files import write_atomic
+from reprolib.files import read_pickle, write_atomic
 
 
 def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
@@ -17,3 +17,50 @@ def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
 def test_write_atomic_refuses_other_data(tmp_path):
     with pytest.raises(TypeError, match="data"):
         write_atomic(tmp_path / "x", {"a": 1})
+
+
+class Payload:
+    """What an attacker plants: unpickling it would call os.system."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_planted_pickle_is_refused_and_never_runs(tmp_path):
+    import pickle
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "music.pickle"
+    path.write_bytes(pickle.dumps({"train": [Payload(marker)]}))
+    with pytest.raises(ValueError, match=r"music\.pickle.*posix\.system|music\.pickle.*os\.system"):
+        read_pickle(path)
+    assert not marker.exists()
+    import numpy as np
+    path.write_bytes(pickle.dumps(np.zeros(3)))  # any class, however harmless, is refused too
+    with pytest.raises(ValueError, match="numpy"):
+        read_pickle(path)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+def test_containers_and_numbers_round_trip(tmp_path, protocol):
+    import pickle
+
+    data = {"train": [[[60, 64, 67], [], [61]], [[72]]], "valid": ({1, 2}, frozenset({3}), 1.5, 2 + 1j, None, True, "x")}
+    path = tmp_path / "data.pickle"
+    path.write_bytes(pickle.dumps(data, protocol=protocol))
+    assert read_pickle(path) == data
+
+
+def test_a_damaged_or_missing_pickle_is_named(tmp_path):
+    import pickle
+
+    path = tmp_path / "data.pickle"
+    path.write_bytes(pickle.dumps([1, 2, 3])[:-3])
+    with pytest.raises(ValueError, match="data.pickle"):
+        read_pickle(path)
+    with pytest.raises(ValueError, match="absent.pickle"):
+        read_pickle(tmp_path / "absent.pickle")

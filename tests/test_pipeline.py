@@ -151,3 +151,11 @@ def test_a_damaged_timings_file_does_not_abort_the_build(tmp_path, monkeypatch, 
     assert pipeline.run("ci", None) == 0
     assert "ignoring the damaged" in capsys.readouterr().err
     assert json.loads((tmp_path / "chapters" / "timings.json").read_text())["01_ok"]["status"] == "ok"
+
+
+def test_the_rows_of_deleted_chapters_leave_the_build_report(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_ok": "print(1)"})
+    gone = {"profile": "ci", "seconds": 1.0, "status": "ok"}
+    (tmp_path / "chapters" / "timings.json").write_text(json.dumps({"09_deleted": gone}))
+    assert pipeline.run("ci", None) == 0
+    assert set(json.loads((tmp_path / "chapters" / "timings.json").read_text())) == {"01_ok"}

@@ -267,3 +267,25 @@ def test_bad_inputs_raise_naming_the_argument(gen):
         surface.top_eigenpair(hvp, tuple(theta.shape), gen, block=theta.shape[1] + 1)
     with pytest.raises(TypeError, match="generator"):
         surface.top_eigenpair(hvp, tuple(theta.shape), 0)
+
+
+def test_a_float32_hessian_is_accepted_and_an_asymmetric_one_is_not(gen):
+    """A Hessian computed by autograd in float32 is symmetric only up to float32 rounding; its leading
+    eigenpair matches numpy's of the float64 Hessian of the same function."""
+    A = torch.randn(6, 6, generator=gen, dtype=D)
+    x = torch.randn(6, generator=gen, dtype=D)
+    f = lambda z: torch.tanh(z @ A.to(z.dtype) @ z) + (z ** 4).sum() * torch.sin(z.sum())  # noqa: E731
+    H32 = torch.autograd.functional.hessian(f, x.float())
+    H64 = torch.autograd.functional.hessian(f, x)
+    lam, v = surface.leading_eigenpair(H32)
+    mu, V = np.linalg.eigh(H64.numpy())
+    i = np.abs(mu).argmax()
+    assert lam.item() == pytest.approx(mu[i], rel=1e-4) and abs(v.double().numpy() @ V[:, i]) == pytest.approx(1, abs=1e-4)
+    with pytest.raises(ValueError, match="H must be symmetric"):
+        surface.leading_eigenpair(H32 + 1e-3 * torch.triu(torch.ones(6, 6), 1) * H32.abs().max())
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool, "float64"])
+def test_grid_refuses_a_dtype_that_is_not_floating(dtype):
+    with pytest.raises(TypeError, match="dtype"):
+        surface.grid((-1.5, 1.5), (0, 1), 4, 3, dtype=dtype)
