@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from reprolib import init, tasks
+from reprolib import initializations, tasks
 from reprolib.engine import Engine, Run
 
 N, B, R = 50, 20, 50
@@ -37,11 +37,11 @@ def sequential(kind, T, runs, updates):
     start = time.perf_counter()
     for seed in range(runs):
         gen = torch.Generator().manual_seed(seed)
-        p = init.smart_tanh(task.n_in, N, task.n_out, gen)
+        p = initializations.smart_tanh(task.n_in, N, task.n_out, gen)
         if kind == "autograd":
             params = [t.clone().requires_grad_(True) for t in p.as_dict().values()]
             W_rec, W_in, b, W_out, b_out = params
-            rnn = init.Params(W_rec, W_in, b, W_out, b_out, "tanh").rnn()
+            rnn = initializations.Params(W_rec, W_in, b, W_out, b_out, "tanh").rnn()
             x0 = torch.zeros(N)
             model = lambda u: torch.tanh(rnn.unroll(u, x0)[-1]) @ W_out.T + b_out  # noqa: E731
         else:

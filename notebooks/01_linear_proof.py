@@ -34,7 +34,7 @@ profile = "ci"
 seed = 0
 threads = 1
 device = "auto"
-N = 20  # units of the random networks
+n_hidden = 20  # units of the random networks
 L = 200  # horizon l of the power iteration (eq. 6-7)
 n_rho = 11  # spectral radii swept from rho_min to rho_max
 rho_min = 0.5
@@ -56,16 +56,10 @@ from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import GAMMA, RNN
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
 D = torch.float64  # the proofs are about exact growth rates: float64 throughout
 EPS = torch.finfo(D).eps
-print(f"profile {profile}, device {dev.type}")
-
-
-def randn(*shape):
-    """Standard normal entries from the chapter's generator, on the chapter's device."""
-    return torch.randn(*shape, generator=gen, dtype=D).to(dev)
+chapter = profiles.start(profile, seed, threads, device, dtype=D)
+dev, gen, randn = chapter.device, chapter.gen, chapter.randn
 
 
 # %% [markdown]
@@ -88,8 +82,8 @@ def randn(*shape):
 # the map $x_k \mapsto x_t$.
 
 # %%
-net = RNN(1.5 * randn(N, N) / math.sqrt(N), randn(N, 3), 0.1 * randn(N), "tanh")
-u, x0 = randn(T, 4, 3), 0.5 * randn(4, N)
+net = RNN(1.5 * randn(n_hidden, n_hidden) / math.sqrt(n_hidden), randn(n_hidden, 3), 0.1 * randn(n_hidden), "tanh")
+u, x0 = randn(T, 4, 3), 0.5 * randn(4, n_hidden)
 params = [p.requires_grad_(True) for p in net.parameters().values()]
 xs = net.unroll(u, x0)
 E_t = 0.5 * (xs[-1] ** 2).sum()  # a cost on the last state, E_t with t = T
@@ -142,10 +136,10 @@ check("1.1-eq5", f"eq. (5): product of {T - k} one-step Jacobians = autograd Jac
 rhos = np.linspace(rho_min, rho_max, n_rho)
 sweep = []
 for rho in rhos:
-    lam = torch.cat([torch.tensor([rho], dtype=D), torch.empty(N - 1, dtype=D).uniform_(-0.8 * rho, 0.8 * rho, generator=gen)])
+    lam = torch.cat([torch.tensor([rho], dtype=D), torch.empty(n_hidden - 1, dtype=D).uniform_(-0.8 * rho, 0.8 * rho, generator=gen)])
     W, Q = linear.matrix_with_spectrum(lam, gen)
     W, Q = W.to(dev), Q.to(dev)
-    log_norms, dirs = linear.power_iteration(randn(N), W, L)
+    log_norms, dirs = linear.power_iteration(randn(n_hidden), W, L)
     _, P_left = linear.left_eigenvectors(W)
     q1 = Q[:, 0] / Q[:, 0].norm()
     sweep.append(dict(rho=rho, log_norms=log_norms.cpu(), rate=linear.growth_rate(log_norms, L // 2),
@@ -172,7 +166,7 @@ fig.tight_layout()
 plt.show()
 caption("1.1", "Left: the norm of the error carried back l steps through a linear RNN, for several spectral radii. "
         "Right: its growth rate fitted over L/2 ≤ l ≤ L against log ρ; the points sit on the diagonal predicted by eq. (7).",
-        profile=profile, N=N, L=L, radii=n_rho)
+        profile=profile, N=n_hidden, L=L, radii=n_rho)
 
 # %%
 max_gap = max(abs(s["rate"] - math.log(s["rho"])) for s in sweep)
@@ -205,11 +199,11 @@ check("1.2-eq7-right", "the back-propagated error turns towards the right eigenv
 
 # %%
 lam12 = (1.5, 1.2)
-lam = torch.cat([torch.tensor(lam12, dtype=D), torch.empty(N - 2, dtype=D).uniform_(-0.5, 0.5, generator=gen)])
+lam = torch.cat([torch.tensor(lam12, dtype=D), torch.empty(n_hidden - 2, dtype=D).uniform_(-0.5, 0.5, generator=gen)])
 W, _ = linear.matrix_with_spectrum(lam, gen)
 W = W.to(dev)
 _, P_left = linear.left_eigenvectors(W)
-c = randn(N)
+c = randn(n_hidden)
 c[0] = 0.0  # c_1 = 0
 g0 = (c.to(P_left.dtype) @ P_left).real
 L0 = 3 * int(math.log(1 / EPS) / math.log(lam12[0] / lam12[1]))
@@ -248,7 +242,7 @@ ax.legend(fontsize=8)
 plt.show()
 caption("1.2", f"A gradient with exactly no component along p₁ first grows at log λ₂, as eq. (7) says, until round-off "
         f"(float64) seeds a p₁ component that takes over. λ₁ = {lam12[0]}, λ₂ = {lam12[1]}, other |λ| < 0.5.",
-        profile=profile, N=N, L=L0)
+        profile=profile, N=n_hidden, L=L0)
 
 # %% [markdown]
 # **Verdict.** With $c_1 = 0$ the growth follows $\lambda_2$, as claimed, for about
@@ -272,18 +266,18 @@ caption("1.2", f"A gradient with exactly no component along p₁ first grows at 
 # As above, round-off limits how long $d \perp p_1$ can be kept; we stop at half the switching horizon.
 
 # %%
-lam = torch.cat([torch.tensor([1.3, 0.9], dtype=D), torch.empty(N - 2, dtype=D).uniform_(-0.5, 0.5, generator=gen)])
+lam = torch.cat([torch.tensor([1.3, 0.9], dtype=D), torch.empty(n_hidden - 2, dtype=D).uniform_(-0.5, 0.5, generator=gen)])
 W, _ = linear.matrix_with_spectrum(lam, gen)
 W = W.to(dev)
 _, P_left = linear.left_eigenvectors(W)
 p1 = P_left[0].real
-d = randn(N)
+d = randn(n_hidden)
 d = d - (d @ p1) * p1  # d is orthogonal to p1 (unit norm)
 d = d / d.norm()
 T_null = int(0.5 * math.log(1 / EPS) / math.log(1.3 / 0.9))
-net_null = RNN(W, d[:, None], torch.zeros(N, dtype=D, device=dev), "identity")  # theta = 1
+net_null = RNN(W, d[:, None], torch.zeros(n_hidden, dtype=D, device=dev), "identity")  # theta = 1
 u_null = randn(T_null, 1, 1)
-C = net_null.temporal_contributions(u_null, torch.zeros(N, dtype=D, device=dev), randn(1, N))
+C = net_null.temporal_contributions(u_null, torch.zeros(n_hidden, dtype=D, device=dev), randn(1, n_hidden))
 per_theta = (C["W_in"][:, :, 0] @ d).abs() / u_null[:, 0, 0].abs()  # |dE_t/dx_k . d|, k = 1..T
 per_b = C["b"].norm(dim=1)  # ||dE_t/dx_k||
 rate_theta = linear.growth_rate(per_theta.flip(0).log(), 10)
@@ -355,9 +349,9 @@ caption("1.3", "Error carried back through a non-diagonalizable W_rec = S J_m(λ
 # %%
 eq8 = {}
 for rho in (0.9, 1.1):
-    W = linear.scale_to_spectral_radius(randn(N, N), rho)
-    net8 = RNN(W, randn(N, 3) / math.sqrt(3), torch.zeros(N, dtype=D, device=dev), "identity")
-    C = net8.temporal_contributions(randn(T, 1, 3), torch.zeros(N, dtype=D, device=dev), randn(1, N))
+    W = linear.scale_to_spectral_radius(randn(n_hidden, n_hidden), rho)
+    net8 = RNN(W, randn(n_hidden, 3) / math.sqrt(3), torch.zeros(n_hidden, dtype=D, device=dev), "identity")
+    C = net8.temporal_contributions(randn(T, 1, 3), torch.zeros(n_hidden, dtype=D, device=dev), randn(1, n_hidden))
     eq8[rho] = {name: C[name].flatten(1).norm(dim=1).cpu() for name in ("b", "W_in")}
     nb = eq8[rho]["b"]
     share = (nb[: T // 2].sum() / nb.sum()).item()
@@ -380,7 +374,7 @@ axes[0].set_ylabel("‖∂E_t/∂x_t · ∂x_t/∂x_k · ∂⁺x_k/∂θ‖")
 fig.tight_layout()
 plt.show()
 caption("1.4", "Norm of each temporal contribution (eq. 4) against k for a linear RNN: for ρ > 1 the long-term "
-        "terms (small k) are the largest, for ρ < 1 the short-term ones.", profile=profile, N=N, t=T)
+        "terms (small k) are the largest, for ρ < 1 the short-term ones.", profile=profile, N=n_hidden, t=T)
 
 # %% [markdown]
 # **Verdict.** For $\rho > 1$ the long-term half of the contributions carries most of the
@@ -408,10 +402,10 @@ vanishing = {}
 for sigma in ("tanh", "sigmoid"):
     ratios = []
     for _ in range(n_networks):
-        W = linear.scale_to_spectral_norm(randn(N, N), eta / GAMMA[sigma])
-        netv = RNN(W, randn(N, 3), randn(N), sigma)
-        xs = netv.unroll(randn(T, 1, 3), torch.zeros(N, dtype=D, device=dev))
-        norms = netv.backprop(xs, randn(1, N))[:, 0].norm(dim=1).flip(0)  # index l = t - k
+        W = linear.scale_to_spectral_norm(randn(n_hidden, n_hidden), eta / GAMMA[sigma])
+        netv = RNN(W, randn(n_hidden, 3), randn(n_hidden), sigma)
+        xs = netv.unroll(randn(T, 1, 3), torch.zeros(n_hidden, dtype=D, device=dev))
+        norms = netv.backprop(xs, randn(1, n_hidden))[:, 0].norm(dim=1).flip(0)  # index l = t - k
         ratios.append((norms / norms[0]).cpu())
     ratios = torch.stack(ratios)
     bound = eta ** torch.arange(T + 1, dtype=D)
@@ -435,7 +429,7 @@ axes[0].set_ylabel("‖∂E_t/∂x_k‖ / ‖∂E_t/∂x_t‖")
 fig.tight_layout()
 plt.show()
 caption("1.5", "Back-propagated error in random tanh and sigmoid networks whose recurrent weights satisfy "
-        "‖W_rec‖ < 1/γ: every curve stays below η^l.", profile=profile, N=N, t=T, networks=n_networks)
+        "‖W_rec‖ < 1/γ: every curve stays below η^l.", profile=profile, N=n_hidden, t=T, networks=n_networks)
 
 # %% [markdown]
 # The bound is loose: $|\sigma'|$ reaches $\gamma$ only at $0$, so the measured decay is much faster

@@ -37,7 +37,7 @@ profile = "ci"
 seed = 0
 threads = 1
 device = "auto"
-N = 20  # units of the random networks
+n_hidden = 20  # units of the random networks
 M = 3  # input channels
 input_scale = 0.3  # std of the input drive W_in u_t of each unit (u_t standard normal)
 bias_scale = 0.3  # std of the biases b
@@ -72,18 +72,12 @@ from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import GAMMA, activation
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
 D = torch.float64  # growth rates and identities are checked to many digits: float64 throughout
-print(f"profile {profile}, device {dev.type}")
+chapter = profiles.start(profile, seed, threads, device, dtype=D)
+dev, gen, randn = chapter.device, chapter.gen, chapter.randn
 
 
-def randn(*shape):
-    """Standard normal entries from the chapter's generator, on the chapter's device."""
-    return torch.randn(*shape, generator=gen, dtype=D).to(dev)
-
-
-x0 = torch.zeros(N, dtype=D, device=dev)
+x0 = torch.zeros(n_hidden, dtype=D, device=dev)
 #: the random networks: name -> (sigma, centred bias); see section 2.4 for the centring
 ENSEMBLES = {"tanh": ("tanh", False), "sigmoid": ("sigmoid", False), "sigmoid, centred b": ("sigmoid", True)}
 
@@ -118,12 +112,12 @@ ENSEMBLES = {"tanh": ("tanh", False), "sigmoid": ("sigmoid", False), "sigmoid, c
 def exploding_network(sigma, centred):
     """The first random network (and its inputs, cost gradient) whose long-term contributions grow."""
     for attempt in range(1, 21):
-        W = linear.scale_to_spectral_radius(randn(N, N), rho_gamma / GAMMA[sigma])
+        W = linear.scale_to_spectral_radius(randn(n_hidden, n_hidden), rho_gamma / GAMMA[sigma])
         net = nonlinear.driven_network(W, sigma, M, gen, input_scale, bias_scale, centred)
-        u, dE_dxt = randn(washout + T_bound, 1, M), randn(1, N)
+        u, dE_dxt = randn(washout + T_bound, 1, M), randn(1, n_hidden)
         rate = nonlinear.long_term_growth_rate(net, u, x0, dE_dxt, washout).item()
         if rate > min_rate:
-            return dict(net=net, u=u, dE_dxt=dE_dxt, v=randn(1, N), rate=rate, attempt=attempt)
+            return dict(net=net, u=u, dE_dxt=dE_dxt, v=randn(1, n_hidden), rate=rate, attempt=attempt)
     raise RuntimeError(f"no exploding {sigma} network in 20 draws")
 
 
@@ -141,7 +135,7 @@ turn = (dirs[washout:-1, 0] * dirs[washout + 1:, 0]).sum(-1).abs().median().item
 i = washout + 1
 Ji, vi = J[i - 1, 0], dirs[i - 1, 0]  # J_i and the direction v reaches at step i-1
 u_both, u_image = nonlinear.eq9_witnesses(Ji, vi)
-print(f"tanh network, real Jacobian J_i at i = {i}, N = {N}, v = the direction carried to step i-1:")
+print(f"tanh network, real Jacobian J_i at i = {i}, N = {n_hidden}, v = the direction carried to step i-1:")
 zero_lhs, zero_rhs = abs(u_both @ Ji @ vi).item() < 1e-12, abs(u_both @ vi).item() < 1e-12
 check("2.1-eq9-strict", "a u orthogonal to v and J_i v makes both sides of eq. (9) 0, so eq. (9) with '>' fails",
       zero_lhs and zero_rhs, source="Pascanu eq. 9", kind="identity", verdict="paper wrong", deviation="B1",
@@ -261,7 +255,7 @@ plt.show()
 caption("2.1", "Left and centre: the temporal contribution of step k to ∂E_t/∂W_rec against l for an exploding tanh "
         "and sigmoid network, its component along the carried direction v, and the lower bound of eq. (13). "
         "Right: the number of non-expanding Jacobians grows in proportion to l.",
-        profile=profile, N=N, t=washout + T_bound, l_max=T_bound)
+        profile=profile, N=n_hidden, t=washout + T_bound, l_max=T_bound)
 
 # %% [markdown]
 # **Verdict.** The bound is valid: every term of the chain was measured and the inequalities hold at every
@@ -277,7 +271,7 @@ caption("2.1", "Left and centre: the temporal contribution of step k to ∂E_t/�
 # the back-propagated error $\delta_k$ and $v_k$, against the mean $|\cos|$ of two random directions in $\mathbb{R}^N$.
 
 # %%
-cos_random = math.exp(math.lgamma(N / 2) - math.lgamma((N + 1) / 2)) / math.sqrt(math.pi)  # E|cos| of random directions
+cos_random = math.exp(math.lgamma(n_hidden / 2) - math.lgamma((n_hidden + 1) / 2)) / math.sqrt(math.pi)  # E|cos| of random directions
 for name, e in eq13.items():
     gap = ((e["log_contribution"] - e["log_bound"]) / math.log(10)).flip(0)  # index l - 1
     gap_end = gap[T_bound - 1].item()
@@ -291,7 +285,7 @@ for name, e in eq13.items():
           "C_k alpha^(l-|P|) v (median |cos(delta_k, v_k)| over l >= 50 > 0.5)", cos_v > 0.5, source="Pascanu §2.3",
           expected=False, verdict="paper wrong", deviation="B4", paper="gradient along v",
           ours=f"median |cos| = {cos_v:.3f} (random directions: {cos_random:.3f})",
-          line=f"  median |cos(delta_k, v_k)| over l >= 50: {cos_v:.3f} (random directions in R^{N}: {cos_random:.3f})")
+          line=f"  median |cos(delta_k, v_k)| over l >= 50: {cos_v:.3f} (random directions in R^{n_hidden}: {cos_random:.3f})")
 
 # %% [markdown]
 # **Verdict.** Not confirmed: the gap widens linearly in $l$ on the log scale, so the bound does not become
@@ -399,7 +393,7 @@ check("2.4-twin-jacobians", "a sigmoid network and its tanh twin have the same o
 def measured_rate(W, sigma, centred):
     """Growth rate of the long-term contributions of one random network around W (see above)."""
     net = nonlinear.driven_network(W, sigma, M, gen, input_scale, bias_scale, centred)
-    return nonlinear.long_term_growth_rate(net, randn(washout + L, 1, M), x0, randn(1, N), washout).item()
+    return nonlinear.long_term_growth_rate(net, randn(washout + L, 1, M), x0, randn(1, n_hidden), washout).item()
 
 
 rho_gammas = np.linspace(rho_gamma_min, rho_gamma_max, n_rho)
@@ -408,7 +402,7 @@ for name, (sigma, centred) in ENSEMBLES.items():
     rates, norms = np.zeros((n_rho, n_networks)), np.zeros((n_rho, n_networks))
     for a, rg in enumerate(tqdm(rho_gammas, desc=name, mininterval=30)):
         for b in range(n_networks):
-            W = linear.scale_to_spectral_radius(randn(N, N), rg / GAMMA[sigma])
+            W = linear.scale_to_spectral_radius(randn(n_hidden, n_hidden), rg / GAMMA[sigma])
             rates[a, b] = measured_rate(W, sigma, centred)
             norms[a, b] = torch.linalg.matrix_norm(W, 2).item() * GAMMA[sigma]
     sweep[name] = dict(rates=rates, norms=norms)
@@ -430,7 +424,7 @@ fig.tight_layout()
 plt.show()
 caption("2.2", "Random Gaussian W_rec rescaled to a spectral radius, random inputs and biases: fraction of networks "
         f"whose back-propagated error grows faster than {min_rate} nats per step, and the growth rates.",
-        profile=profile, N=N, L=L, radii=n_rho, networks_per_radius=n_networks)
+        profile=profile, N=n_hidden, L=L, radii=n_rho, networks_per_radius=n_networks)
 
 # %%
 below = rho_gammas < 1
@@ -471,7 +465,7 @@ for name, (sigma, centred) in ENSEMBLES.items():
     rates, norms = [], []
     for s in tqdm(strengths, desc=name, mininterval=30):
         for _ in range(n_nn_networks):
-            W = nonlinear.non_normal_matrix(N, rho_gamma_nn / GAMMA[sigma], s / GAMMA[sigma], gen).to(dev)
+            W = nonlinear.non_normal_matrix(n_hidden, rho_gamma_nn / GAMMA[sigma], s / GAMMA[sigma], gen).to(dev)
             rates.append(measured_rate(W, sigma, centred))
             norms.append(torch.linalg.matrix_norm(W, 2).item() * GAMMA[sigma])
     nn[name] = dict(rates=np.array(rates), norms=np.array(norms))
@@ -490,7 +484,7 @@ ax.legend(fontsize=8, loc="upper left")
 plt.show()
 caption("2.3", "Growth rate of the back-propagated error against the norm of W_rec, for non-normal W_rec whose "
         "spectral radius is half the paper's necessary value; random inputs and biases as in Figure 2.2.",
-        profile=profile, N=N, L=L, strengths=n_s, networks_per_strength=n_nn_networks)
+        profile=profile, N=n_hidden, L=L, strengths=n_s, networks_per_strength=n_nn_networks)
 
 # %%
 for name, s in nn.items():
@@ -538,20 +532,20 @@ check("2.4-grew-norm", "every network that grew has ||W_rec||_2 gamma > 1", bool
 scales = np.geomspace(0.1, scale_max, n_scales)
 sat = {}
 for name, (sigma, centred) in (("tanh", ENSEMBLES["tanh"]), ("sigmoid, centred b", ENSEMBLES["sigmoid, centred b"])):
-    Ws = [linear.scale_to_spectral_radius(randn(N, N), rho_gamma / GAMMA[sigma]) for _ in range(n_sat_networks)]
+    Ws = [linear.scale_to_spectral_radius(randn(n_hidden, n_hidden), rho_gamma / GAMMA[sigma]) for _ in range(n_sat_networks)]
     rows = []
     for scale in tqdm(scales, desc=name, mininterval=30):
         for W in Ws:
             net = nonlinear.driven_network(W, sigma, M, gen, float(scale), bias_scale, centred)
-            u, dE_dxt = randn(washout + L, 1, M), randn(1, N)
+            u, dE_dxt = randn(washout + L, 1, M), randn(1, n_hidden)
             xs = net.unroll(u, x0)
-            alphas, _ = nonlinear.expansion_factors(net.step_jacobians(xs)[washout:], randn(1, N))
+            alphas, _ = nonlinear.expansion_factors(net.step_jacobians(xs)[washout:], randn(1, n_hidden))
             bound = nonlinear.expansion_bound(alphas[:, 0])
             imm = nonlinear.immediate_norms(net, xs[washout:])
             rows.append(dict(scale=scale,
                              saturated=nonlinear.saturated_fraction(sigma, xs[washout:], sat_threshold).mean().item(),
-                             x_form=(imm["x"] / N).mean().item(),  # ||d+x_k/dW_rec||_F / its maximum N
-                             h_form=(imm["h"] / (GAMMA[sigma] * N)).mean().item(),  # likewise, max gamma N
+                             x_form=(imm["x"] / n_hidden).mean().item(),  # ||d+x_k/dW_rec||_F / its maximum N
+                             h_form=(imm["h"] / (GAMMA[sigma] * n_hidden)).mean().item(),  # likewise, max gamma N
                              rate=nonlinear.long_term_growth_rate(net, u, x0, dE_dxt, washout).item(),
                              bound_rate=(bound["log_bound"][0] / L).item(),
                              P=(bound["P"][0] / L).item(), alpha=bound["alpha"][0].item(), beta=bound["beta"][0].item()))
@@ -577,7 +571,7 @@ caption("2.4", "Input scales from 0.1 to the maximum drive the units into satura
         "derivative with respect to W_rec in eq. (2) and in the h-form of the same network. Right: the growth rate of "
         "the back-propagated error and the exponent of the bound of eq. (13) on the same trajectories "
         "(points below the axis range are not shown).",
-        profile=profile, N=N, L=L, input_scales=n_scales, networks=n_sat_networks)
+        profile=profile, N=n_hidden, L=L, input_scales=n_scales, networks=n_sat_networks)
 
 # %%
 for name, s in sat.items():

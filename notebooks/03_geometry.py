@@ -49,7 +49,7 @@ n_starts = 16  # starting points of the descent runs
 steps = 600  # gradient steps per run
 lr = 1.0  # learning rate of the descent runs
 threshold = 0.2  # clipping threshold of Algorithm 1
-N = 20  # units of the N-unit network
+n_hidden = 20  # units of the N-unit network
 M = 2  # inputs of the N-unit network
 n_lines = 4  # random networks, each scanned along its recurrent gain
 n_gains = 50  # gains per network, from gain_min to gain_max
@@ -71,16 +71,10 @@ from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import RNN
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
 D = torch.float64  # derivatives grow like alpha^T: float64 throughout
 X0, Y = surface.X0_FIG3, surface.TARGET_FIG3  # x_0 = 0.5, target 0.7 (Fig. 3)
-print(f"profile {profile}, device {dev.type}")
-
-
-def randn(*shape):
-    """Standard normal entries from the chapter's generator, on the chapter's device."""
-    return torch.randn(*shape, generator=gen, dtype=D).to(dev)
+chapter = profiles.start(profile, seed, threads, device, dtype=D)
+dev, gen, randn = chapter.device, chapter.gen, chapter.randn
 
 
 # %% [markdown]
@@ -482,11 +476,11 @@ caption("3.5", "The hypothesis measured on the grid of Fig. 3.2 (exact 2×2 Hess
 
 # %%
 u_N = randn(T, M)
-cost = surface.LastStateCost(u_N, 0.5 * randn(N), (torch.rand(N, generator=gen, dtype=D) - 0.5).to(dev), "tanh")
+cost = surface.LastStateCost(u_N, 0.5 * randn(n_hidden), (torch.rand(n_hidden, generator=gen, dtype=D) - 0.5).to(dev), "tanh")
 gains = torch.linspace(gain_min, gain_max, n_gains, dtype=D)
 thetas, line_gain = [], []
 for _ in range(n_lines):
-    W0, W_in0, b0 = randn(N, N) / math.sqrt(N), randn(N, M), 0.1 * randn(N)
+    W0, W_in0, b0 = randn(n_hidden, n_hidden) / math.sqrt(n_hidden), randn(n_hidden, M), 0.1 * randn(n_hidden)
     thetas += [cost.flatten(RNN(g * W0, W_in0, b0, "tanh")) for g in gains.tolist()]
     line_gain.append(gains)
 theta = torch.stack(thetas)
@@ -525,27 +519,27 @@ stats = surface.alignment_by_gradient(gn_N, cos_N, top=0.1)
 rho = scipy.stats.spearmanr(gn_N.cpu(), cos_N.cpu()).statistic
 slope_N = np.polyfit(gn_N.log().cpu().numpy(), lam_N.abs().log().cpu().numpy(), 1)[0]
 top = gn_N >= stats["cut"]
-print(f"N = {N} tanh units, {theta.shape[0]} points:")
-chance_D, chance_N = surface.random_cos_median(cost.dim), surface.random_cos_median(N)
+print(f"N = {n_hidden} tanh units, {theta.shape[0]} points:")
+chance_D, chance_N = surface.random_cos_median(cost.dim), surface.random_cos_median(n_hidden)
 line = (f"  median |cos(grad E, v_max)|: top decile of ||grad E|| (>= {stats['cut']:.3e}) {stats['top']:.4f}, "
         f"rest {stats['rest']:.4f}")
-check("3.6-top-aligned", f"N = {N} tanh units: where the gradient is large it is aligned with the leading Hessian "
+check("3.6-top-aligned", f"N = {n_hidden} tanh units: where the gradient is large it is aligned with the leading Hessian "
       f"eigenvector (median |cos(grad E, v_max)| over the top decile of ||grad E|| > 0.95)", stats["top"] > 0.95,
       source="Pascanu §2.4", deviation="G4", ours=f"{stats['top']:.4f}", line=line)
-check("3.6-rest-partial", f"N = {N} tanh units: moderate gradients are only partly aligned (median |cos| of the rest "
+check("3.6-rest-partial", f"N = {n_hidden} tanh units: moderate gradients are only partly aligned (median |cos| of the rest "
       f"below 0.5, above the chance level of R^N)", chance_N < stats["rest"] < 0.5, source="Pascanu §2.4",
       deviation="G4", ours=f"{stats['rest']:.4f} (chance in R^N {chance_N:.4f})", line=line, show=False)
-print(f"  random direction in R^D (D = {cost.dim}): {chance_D:.4f}; in R^N (N = {N}): {chance_N:.4f}")
+print(f"  random direction in R^D (D = {cost.dim}): {chance_D:.4f}; in R^N (N = {n_hidden}): {chance_N:.4f}")
 n_top, n_rest = int(top.sum()), int((~top).sum())
 k_top, k_rest = int((cos_N[top] > 0.9).sum()), int((cos_N[~top] > 0.9).sum())
-check("3.6-aligned-share", f"N = {N} tanh units: alignment is a strong tendency of large gradients (|cos| > 0.9 at "
+check("3.6-aligned-share", f"N = {n_hidden} tanh units: alignment is a strong tendency of large gradients (|cos| > 0.9 at "
       f">= 3/4 of the top decile, at < 1/4 of the rest)", k_top >= 0.75 * n_top and k_rest < 0.25 * n_rest,
       source="Pascanu §2.4", deviation="G4", ours=f"{k_top}/{n_top} vs {k_rest}/{n_rest}",
       line=f"  top decile with |cos| > 0.9: {k_top}/{n_top}; rest with |cos| > 0.9: {k_rest}/{n_rest}")
-check("3.6-alignment-grows", f"N = {N} tanh units: the alignment is stronger where the gradient is larger "
+check("3.6-alignment-grows", f"N = {n_hidden} tanh units: the alignment is stronger where the gradient is larger "
       f"(Spearman correlation of ||grad E|| and |cos| > 0)", rho > 0, source="Pascanu §2.4", deviation="G4",
       ours=f"{rho:.4f}", line=f"  Spearman correlation of ||grad E|| and |cos|: {rho:.4f}")
-check("3.6-curvature-explodes", f"N = {N} tanh units: the largest curvature grows at least as fast as the gradient "
+check("3.6-curvature-explodes", f"N = {n_hidden} tanh units: the largest curvature grows at least as fast as the gradient "
       f"norm (slope of log|lambda_max| against log||grad E|| > 1)", slope_N > 1, source="Pascanu §2.4",
       ours=f"{slope_N:.4f}", line=f"  slope of log|lambda_max| against log||grad E||: {slope_N:.4f}")
 
@@ -554,7 +548,7 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
 sc = ax1.scatter(gn_N.log10().cpu(), cos_N.cpu(), c=line_gain, s=8, cmap="plasma")
 fig.colorbar(sc, ax=ax1, label="recurrent gain g")
 ax1.axhline(surface.random_cos_median(cost.dim), color="k", ls=":", label=f"random direction in R^{cost.dim}")
-ax1.axhline(surface.random_cos_median(N), color="grey", ls="-.", label=f"random direction in R^{N}")
+ax1.axhline(surface.random_cos_median(n_hidden), color="grey", ls="-.", label=f"random direction in R^{n_hidden}")
 ax1.axvline(math.log10(stats["cut"]), color="C1", ls="--", label="top decile of ‖∇E‖")
 ax1.set(xlabel="log₁₀ ‖∇E‖", ylabel="|cos(∇E, v_max)|", yscale="log", title="Gradient vs top Hessian eigenvector")
 ax1.legend(fontsize=7, loc="lower right")
@@ -565,7 +559,7 @@ plt.show()
 caption("3.6", "The hypothesis on a tanh network of eq. (2) with the cost on the last state: alignment of the gradient "
         "with the leading Hessian eigenvector (left) and the largest curvature (right) against the gradient norm, "
         "over random networks scanned along their recurrent gain (colour).",
-        profile=profile, N=N, M=M, T=T, D=cost.dim, points=theta.shape[0], power_iterations=power_iters, block=block)
+        profile=profile, N=n_hidden, M=M, T=T, D=cost.dim, points=theta.shape[0], power_iterations=power_iters, block=block)
 
 # %% [markdown]
 # **Verdict.** In the $N$-unit network the hypothesis holds where the paper needs it: in the top

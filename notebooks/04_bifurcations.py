@@ -78,10 +78,9 @@ from reprolib.claims import check
 from reprolib.plotting import caption
 from reprolib.rnn import RNN
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
 D = torch.float64  # fixed points, bifurcations and sensitivities are checked in float64
-print(f"profile {profile}, device {dev.type}")
+chapter = profiles.start(profile, seed, threads, device, dtype=D)
+dev, gen, randn = chapter.device, chapter.gen, chapter.randn
 
 
 def fmt(v, spec="8.4f"):
@@ -587,8 +586,8 @@ for p, m in zip(P2, mu2):
 check("4.7-two-attractors", "exactly two attractors", int(is_attr.sum()) == 2, source="Pascanu Fig. 6", kind="identity",
       deviation="D6")
 
-x_test = torch.randn(5, 2, generator=gen, dtype=D).to(dev)
-u_test = torch.randn(1, 5, 2, generator=gen, dtype=D).to(dev)
+x_test = randn(5, 2)
+u_test = randn(1, 5, 2)
 F_tilde = net2.unroll(torch.zeros_like(u_test), x_test)[1]
 err = (net2.unroll(u_test, x_test)[1] - (F_tilde + u_test[0] @ net2.W_in.T)).abs().max().item()
 check("4.7-decomposition", "one step of eq. (2) = U_t(F~(x)) (max difference < 1e-12)", err < 1e-12,

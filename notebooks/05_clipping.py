@@ -39,7 +39,7 @@ profile = "ci"
 seed = 0
 threads = 1
 device = "auto"
-N = 50  # hidden units (supp. section 3.1.1)
+n_hidden = 50  # hidden units (supp. section 3.1.1)
 batch_size = 20  # sequences per minibatch (supp. section 3.1.1)
 length_min = 50  # training lengths drawn per minibatch from length_min..length_max (supp. Fig. 1)
 length_max = 200
@@ -74,15 +74,14 @@ from reprolib.engine import Engine, Run
 from reprolib.linear import spectral_radius
 from reprolib.plotting import caption
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
-print(f"profile {profile}, device {dev.type}")
+chapter = profiles.start(profile, seed, threads, device)
+dev, gen = chapter.device, chapter.gen
 
 
 def new_engine(length, dtype):
     """One run of the temporal order task with the supplement's settings, in ``dtype``."""
     run = Run(seed=seed, lr=lr, clip=threshold, clip_kind="norm", alpha=alpha, fallback=True)
-    return Engine("temporal_order", [run], init="smart_tanh", n_hidden=N, batch_size=batch_size, length=length,
+    return Engine("temporal_order", [run], init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=length,
                   dtype=dtype, device=dev)
 
 
@@ -108,14 +107,14 @@ sample_gen = profiles.generator(seed + 1)  # the minibatches of the gradient sam
 norms, fallbacks, sampled = [], [], []
 for t in tqdm(range(updates), desc="training run", mininterval=300):
     if t % sample_every == 0:
-        sampled += clip_stats.sample_gradients(eng, n_batches, sample_gen)
+        sampled += eng.sample_gradients(n_batches, sample_gen)
     step = eng.step(omega_value=False)
     norms.append(step.norm[0].item())
     fallbacks.append(bool(step.fallback[0]))
 norms = np.array(norms)
 wrong = eng.evaluate(n_test)[0].item()
 print(f"{updates} updates: non-finite fallbacks {sum(fallbacks)}, rho(W_rec) at the end "
-      f"{spectral_radius(eng.P['W_rec'][0].double()):.4f}, test error {wrong / n_test:.3f} on {n_test} sequences "
+      f"{spectral_radius(eng.params(0)['W_rec'].double()):.4f}, test error {wrong / n_test:.3f} on {n_test} sequences "
       f"(chance: 0.750)")
 n_spikes = int((norms >= threshold).sum())
 spike_ratio = norms.max() / np.median(norms)  # NaN if a norm was not finite: the check then fails
@@ -147,7 +146,7 @@ caption("5.1", "Supplementary Fig. 1 redone: the norm of the gradient (over all 
         f"{length_min}..{length_max} per minibatch. Left: the whole run on a log scale; right: a linear zoom around "
         f"its largest norm. This run is {updates} updates long; the paper's runs on this task took hundreds of "
         "thousands of updates (supp. §3.1.1), so its Fig. 1 covers a much longer stretch of training.",
-        profile=profile, N=N, batch=batch_size, lr=lr, threshold=threshold, alpha=alpha, updates=updates)
+        profile=profile, N=n_hidden, batch=batch_size, lr=lr, threshold=threshold, alpha=alpha, updates=updates)
 
 # %% [markdown]
 # **Verdict.** The run shows the pattern of supplementary Fig. 1: the norm stays at a low level
@@ -232,17 +231,17 @@ caption("5.2", "Left: histogram of log₁₀ of the gradient norms of Fig. 5.1 w
 # paper's 6 (Fig. 1) and 1 (its final choice for this task).
 
 # %%
-W_end = eng.P["W_rec"].clone()
+W_end = eng.params(0)["W_rec"]
 gains = np.linspace(1, gain_max, n_gains)
 scaled = []
 for s in gains:
-    eng.P["W_rec"] = float(s) * W_end
-    scaled += clip_stats.sample_gradients(eng, n_batches, sample_gen)
-eng.P["W_rec"] = W_end
+    eng.set_params(0, W_rec=float(s) * W_end)
+    scaled += eng.sample_gradients(n_batches, sample_gen)
+eng.set_params(0, W_rec=W_end)
 finite = [g for g in scaled if not clipping.needs_fallback(clipping.total_norm(g))]  # the others go to the fallback
 grads = sampled + finite
 print(f"{len(sampled)} gradients sampled along the run, {len(finite)} (of {len(scaled)}) finite ones of the scaled networks "
-      f"(rho(W_rec) up to {gain_max * spectral_radius(W_end[0].double()):.4f})")
+      f"(rho(W_rec) up to {gain_max * spectral_radius(W_end.double()):.4f})")
 res = {c: clip_stats.clipped_cosines(grads, c) for c in (threshold, 1.0)}
 for c, r in res.items():
     by_norm = r["norm"] >= c
@@ -308,13 +307,11 @@ caption("5.3", "Element-wise clipping against Algorithm 1 on the same real gradi
 
 # %%
 demo = new_engine(overflow_length, torch.float32)  # the overflow of 32 bits is the point here
-demo.P["W_rec"] *= overflow_scale
-copy = torch.Generator()
-copy.set_state(demo.gens[0].get_state())  # the minibatch of the next update
-(g,) = clip_stats.sample_gradients(demo, 1, copy)
-before = {n: p[0].clone() for n, p in demo.P.items()}
+demo.set_params(0, W_rec=demo.params(0)["W_rec"] * overflow_scale)
+(g,) = demo.sample_gradients(1, demo.generator(0))  # a copy of the run's generator: the minibatch of the next update
+before = demo.params(0)
 step = demo.step(omega_value=False)
-after = {n: p[0] for n, p in demo.P.items()}
+after = demo.params(0)
 norm = clipping.total_norm(g)
 predicted = clipping.nonfinite_fallback(g, before["W_rec"], norm=norm)
 lr32 = torch.tensor(lr, dtype=before["W_rec"].dtype, device=dev)
@@ -347,8 +344,8 @@ W0 = before["W_rec"].clone()
 ks = np.linspace(0, path_max, n_path).round().astype(int)
 path = []
 for k in ks:
-    demo.P["W_rec"] = ((1 - 0.02 * lr) ** int(k) * W0)[None]
-    path.append([clipping.total_norm(gk).item() for gk in clip_stats.sample_gradients(demo, n_batches, gen)])
+    demo.set_params(0, W_rec=(1 - 0.02 * lr) ** int(k) * W0)
+    path.append([clipping.total_norm(gk).item() for gk in demo.sample_gradients(n_batches, gen)])
 path = np.array(path)  # [n_path, n_batches], inf and nan included
 trusted = ~np.array([[clipping.needs_fallback(x) for x in row] for row in path])
 first = int(np.argmax(trusted.all(1))) if trusted.all(1).any() else None
@@ -377,7 +374,7 @@ plt.show()
 caption("5.4", f"The gradient norm on fresh minibatches of length {overflow_length} along the path of consecutive fallback "
         f"updates, W_rec ← (1 − 0.02·lr)^k W_rec, starting from the smart tanh W_rec scaled by {overflow_scale:g}. "
         "Red crosses (drawn at the top): float32 overflow (inf or NaN).",
-        profile=profile, N=N, lr=lr, overflow_scale=overflow_scale, points=n_path, minibatches=n_batches)
+        profile=profile, N=n_hidden, lr=lr, overflow_scale=overflow_scale, points=n_path, minibatches=n_batches)
 
 # %% [markdown]
 # **Verdict.** The fallback does what the supplement says: the overflowing gradient is replaced,

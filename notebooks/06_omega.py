@@ -39,10 +39,10 @@ profile = "ci"
 seed = 0
 threads = 1
 device = "auto"
-N = 50  # hidden units (supp. 3.1.1)
+n_hidden = 50  # hidden units (supp. 3.1.1)
 batch_size = 20  # minibatch size (supp. 3.1.1)
 lr = 0.01  # learning rate (supp. 3.1.1)
-mu = 1.0  # clipping threshold (supp. 3.1.1)
+threshold = 1.0  # clipping threshold (supp. 3.1.1)
 alpha = 4.0  # weight of Omega (supp. 3.1.1; the code's default is 2)
 train_dtype = "float64"  # precision of the engine runs of 6.5, 6.6 and 6.8 (float64: the same numbers on every CPU)
 n_test = 1000  # test sequences per evaluation (paper: 10,000)
@@ -72,30 +72,23 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm  # text bars: tqdm.auto only adds a warning where ipywidgets is missing
 
-from reprolib import linear, omega, profiles, tasks
+from reprolib import linear, omega, profiles, reference, tasks
 from reprolib.claims import check
 from reprolib.engine import Engine, Run
-from reprolib.init import Params
+from reprolib.initializations import Params
 from reprolib.plotting import caption
 from reprolib.rnn import RNN
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
 D = torch.float64  # the checks of 6.1-6.4 and every measurement on trained networks: float64
-print(f"profile {profile}, device {dev.type}")
-
-
-def randn(*shape, dtype=D):
-    """Standard normal entries from the chapter's generator."""
-    return torch.randn(*shape, generator=gen, dtype=dtype)
+chapter = profiles.start(profile, seed, threads, device, dtype=D)
+dev, gen, randn = chapter.device, chapter.gen, chapter.randn
 
 
 def last_step_cost(W_out, b_out, y):
     """The original code's `lastSoftmax`: cross-entropy of a soft-max read-out of h_T, mean over the batch."""
-    return lambda hs: F.cross_entropy(hs[-1] @ W_out.T + b_out, y)
+    return lambda hs: reference.cost("last_softmax", hs, W_out, b_out, y)
 
 
 # %% [markdown]
@@ -262,10 +255,10 @@ check("6.4-guard-finite", "float32, rho = 0.2: Omega with the 1e-20 guard is fin
 # printed numbers; the `paper` profile trains in float32, as the paper did.
 
 # %%
-grad_runs = [Run(seed=s, lr=lr, clip=mu, alpha=a) for a in (0.0, alpha) for s in range(n_grad_seeds)]
-eng = Engine("temporal_order", grad_runs, init="smart_tanh", n_hidden=N, batch_size=batch_size, length=T_grad,
+grad_runs = [Run(seed=s, lr=lr, clip=threshold, alpha=a) for a in (0.0, alpha) for s in range(n_grad_seeds)]
+eng = Engine("temporal_order", grad_runs, init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=T_grad,
              dtype=getattr(torch, train_dtype), device=dev)
-P0 = {n: t[:n_grad_seeds].cpu().clone() for n, t in eng.P.items()}  # the initializations (shared by both groups)
+P0 = [eng.params(i) for i in range(n_grad_seeds)]  # the initializations (shared by both groups)
 res_grad = eng.train(grad_updates, check_every=grad_updates, n_test=n_test, log_every=grad_updates // 20, progress=False)
 
 u_g, y_g = tasks.temporal_order(n_grad_sequences, T_grad, gen, dtype=D)
@@ -274,12 +267,12 @@ u_g, y_g = tasks.temporal_order(n_grad_sequences, T_grad, gen, dtype=D)
 def delta_norms(p):
     """||dE/dx_k||, k = 0..T, [T+1, B], and rho(W_rec) of the network with parameters p on (u_g, y_g)."""
     P = Params(**{n: t.to(D).cpu() for n, t in p.items()}, sigma="tanh")
-    x0 = torch.zeros(n_grad_sequences, N, dtype=D)
+    x0 = torch.zeros(n_grad_sequences, n_hidden, dtype=D)
     xs_p, dx_p, _ = omega.total_state_gradients(P.rnn(), u_g, x0, last_step_cost(P.W_out, P.b_out, y_g))
     return dx_p.norm(dim=-1), xs_p, dx_p, P
 
 
-groups = {"init": [{n: t[i] for n, t in P0.items()} for i in range(n_grad_seeds)],
+groups = {"init": P0,
           "alpha = 0": res_grad.params[:n_grad_seeds], f"alpha = {alpha:g}": res_grad.params[n_grad_seeds:]}
 stats = {}
 for name, plist in groups.items():
@@ -313,7 +306,7 @@ plt.show()
 caption("6.1", "Left: the norm of the back-propagated error ‖∂E/∂x_k‖ relative to its value at the last step, "
         "on fresh temporal order sequences, for the initial networks (grey) and after training without Ω (blue) "
         "and with Ω (red). Right: Ω of each run on its training minibatches.",
-        profile=profile, T=T_grad, N=N, runs=2 * n_grad_seeds, updates=grad_updates, sequences=n_grad_sequences,
+        profile=profile, T=T_grad, N=n_hidden, runs=2 * n_grad_seeds, updates=grad_updates, sequences=n_grad_sequences,
         alpha=alpha)
 
 # %%
@@ -359,10 +352,10 @@ check("6.5-omega-vs-init", "with Omega the ratios are closer to 1 than at initia
 # of 10,000, and runs are capped at `max_updates` updates instead of 5M ([Deviations](../deviations.md) R3).
 
 # %%
-methods = {"MSGD": dict(clip=None, alpha=0.0), "MSGD-C": dict(clip=mu, alpha=0.0), "MSGD-CR": dict(clip=mu, alpha=alpha)}
+methods = {"MSGD": dict(clip=None, alpha=0.0), "MSGD-C": dict(clip=threshold, alpha=0.0), "MSGD-CR": dict(clip=threshold, alpha=alpha)}
 paper_updates = {"MSGD": 21_000, "MSGD-C": 11_000, "MSGD-CR": 2_000}
 cmp_runs = [Run(seed=s, lr=lr, **kw) for kw in methods.values() for s in range(n_cmp_seeds)]
-eng = Engine("temporal_order", cmp_runs, init="smart_tanh", n_hidden=N, batch_size=batch_size, length=T_cmp,
+eng = Engine("temporal_order", cmp_runs, init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=T_cmp,
              dtype=getattr(torch, train_dtype), device=dev)
 res_cmp = eng.train(max_updates, check_every=check_every, n_test=n_test, log_every=check_every, progress=False)
 print(f"trained {len(cmp_runs)} runs, T = {T_cmp}, at most {max_updates} updates, tested on {n_test} sequences")
@@ -426,7 +419,7 @@ fig.tight_layout()
 plt.show()
 caption("6.2", "Left: test error of every run against the update index. Right: the update at which each run "
         "passed the test, our mean over the solved runs, and the paper's reported number.",
-        profile=profile, T=T_cmp, N=N, runs_per_method=n_cmp_seeds, batch=batch_size, lr=lr, mu=mu, alpha=alpha,
+        profile=profile, T=T_cmp, N=n_hidden, runs_per_method=n_cmp_seeds, batch=batch_size, lr=lr, threshold=threshold, alpha=alpha,
         n_test=n_test, check_every=check_every, max_updates=max_updates)
 
 # %% [markdown]
@@ -495,25 +488,24 @@ check("6.7-starts-at-alpha0", "every schedule starts at its alpha_0 and keeps it
 # small, so that gradients cannot explode, but "limits the model to a simple regime (with a single point attractor
 # at the origin), where any information inserted in the model has to die out exponentially fast in time". We add
 # the penalty $\frac{\lambda}{2}\lVert W_{rec}\rVert_F^2$ to MSGD-C on the temporal order task: after each clipped
-# update of the engine, $W_{rec} \leftarrow W_{rec} - \mathrm{lr}\,\lambda\,W_{rec}$, i.e. $\lambda W_{rec}$ is added
+# update of the engine (`Run(l2=λ)`), $W_{rec} \leftarrow W_{rec} - \mathrm{lr}\,\lambda\,W_{rec}$, i.e. $\lambda W_{rec}$ is added
 # to the clipped gradient (the penalty's gradient is not clipped; Deviations R6). We record $\rho(W_{rec})$ every
 # `l2_every` updates and test the runs at the end.
 
 # %%
-l2_runs = [Run(seed=s, lr=lr, clip=mu) for lam in l2_lambdas for s in range(n_l2_seeds)]
-lam = torch.tensor([lam for lam in l2_lambdas for _ in range(n_l2_seeds)], dtype=getattr(torch, train_dtype), device=dev)
-eng = Engine("temporal_order", l2_runs, init="smart_tanh", n_hidden=N, batch_size=batch_size, length=T_l2,
+l2_runs = [Run(seed=s, lr=lr, clip=threshold, l2=lam) for lam in l2_lambdas for s in range(n_l2_seeds)]
+eng = Engine("temporal_order", l2_runs, init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=T_l2,
              dtype=getattr(torch, train_dtype), device=dev)
-rho_t = [[linear.spectral_radius(W.double()) for W in eng.P["W_rec"]]]
+rho = lambda: [linear.spectral_radius(eng.params(i)["W_rec"].double()) for i in range(len(l2_runs))]  # noqa: E731
+rho_t = [rho()]
 for t in tqdm(range(1, l2_updates + 1), desc="L2 runs", mininterval=30):
-    eng.step(omega_value=False)
-    eng.P["W_rec"].mul_((1 - lr * lam).view(-1, 1, 1))  # the L2 penalty's step
+    eng.step(omega_value=False)  # the clipped update, then the L2 penalty's step W_rec -= lr * lambda * W_rec (Run.l2)
     if t % l2_every == 0:
-        rho_t.append([linear.spectral_radius(W.double()) for W in eng.P["W_rec"]])
+        rho_t.append(rho())
 rho_t = np.array(rho_t)  # [measurements, runs]
 l2_wrong = eng.evaluate(n_test).tolist()  # wrong test sequences of each run
-l2_params = [{n: eng.P[n][i].cpu() for n in eng.P} for i in range(len(l2_runs))]
-for i, run_lam in enumerate(lam.tolist()):
+l2_params = [eng.params(i) for i in range(len(l2_runs))]
+for i, run_lam in enumerate(run.l2 for run in l2_runs):
     W = l2_params[i]["W_rec"].double()
     print(f"lambda = {run_lam:.2f}, seed {i % n_l2_seeds}: max rho(W_rec) during training = {rho_t[:, i].max():.3f}, "
           f"final rho = {rho_t[-1, i]:.3f}, ||W_rec||_2 = {torch.linalg.matrix_norm(W, 2).item():.3f}, "
@@ -545,7 +537,7 @@ ax.legend(handles=lam_handles)
 plt.show()
 caption("6.4", "ρ(W_rec) during MSGD-C training on the temporal order task with an L2 penalty λ‖W_rec‖²/2; "
         "solid lines: runs that solved the task at the end, dashed: runs that did not.",
-        profile=profile, T=T_l2, N=N, runs_per_lambda=n_l2_seeds, updates=l2_updates, n_test=n_test, lr=lr, mu=mu)
+        profile=profile, T=T_l2, N=n_hidden, runs_per_lambda=n_l2_seeds, updates=l2_updates, n_test=n_test, lr=lr, threshold=threshold)
 
 # %% [markdown]
 # **Verdict.** A strong enough penalty keeps $\rho(W_{rec})$ below 1 for the whole run, as §3.1 says, and those
@@ -557,7 +549,7 @@ caption("6.4", "ρ(W_rec) during MSGD-C training on the temporal order task with
 
 # %%
 u_m, _ = tasks.temporal_order(n_grad_sequences, T_memory, gen, dtype=D)
-x_start = 3 * randn(n_starts, N)  # initial states, most units saturated
+x_start = 3 * randn(n_starts, n_hidden)  # initial states, most units saturated
 attractors, influence = [], []
 for i, p in enumerate(l2_params):
     P = Params(**{n: t.to(D) for n, t in p.items()}, sigma="tanh")
@@ -568,7 +560,7 @@ for i, p in enumerate(l2_params):
     n_distinct = len({tuple(row.tolist()) for row in distinct})  # end states grouped within 1e-6
     is_fixed = bool(((free[-1] - ends).norm(dim=-1) < 1e-8).all())  # F(x) = x at every end state
     attractors.append((n_distinct, is_fixed))
-    xs_m = net_i.unroll(u_m, torch.zeros(n_grad_sequences, N, dtype=D))
+    xs_m = net_i.unroll(u_m, torch.zeros(n_grad_sequences, n_hidden, dtype=D))
     J = net_i.step_jacobians(xs_m)  # J[i-1] = dx_i/dx_(i-1)
     M, logs = P.W_in.expand(n_grad_sequences, -1, -1), []
     for t in range(1, T_memory + 1):  # M = dx_t/du_1 = dx_t/dx_1 W_in
@@ -577,7 +569,7 @@ for i, p in enumerate(l2_params):
         logs.append(M.norm(dim=(1, 2)).log10().mean().item())
     influence.append(np.array(logs))
     rate = (logs[-1] - logs[T_memory // 2]) / (T_memory - 1 - T_memory // 2)
-    print(f"lambda = {lam[i].item():.2f}, seed {i % n_l2_seeds}, rho = {rho_t[-1, i]:.3f}: distinct end states of the "
+    print(f"lambda = {l2_runs[i].l2:.2f}, seed {i % n_l2_seeds}, rho = {rho_t[-1, i]:.3f}: distinct end states of the "
           f"autonomous map from {n_starts} starts: {n_distinct}, all fixed points: {is_fixed}; ||dx_t/du_1|| changes by {rate:.4f} decades per step "
           f"over t = {T_memory // 2 + 1}..{T_memory}")
 
@@ -590,7 +582,7 @@ ax.legend(handles=lam_handles)
 plt.show()
 caption("6.5", "How much the input at step 1 still moves the state at step t, for the networks of Figure 6.4 "
         "(solid: solved, dashed: failed), on temporal order sequences longer than the training ones.",
-        profile=profile, T=T_memory, N=N, sequences=n_grad_sequences, runs=len(l2_runs))
+        profile=profile, T=T_memory, N=n_hidden, sequences=n_grad_sequences, runs=len(l2_runs))
 
 # %%
 fades = [influence[i][-1] < influence[i][0] - 6 for i in range(len(l2_runs))]

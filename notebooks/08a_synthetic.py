@@ -55,10 +55,10 @@ from reprolib import experiments, profiles
 from reprolib.claims import check, not_run
 from reprolib.plotting import caption
 
-dev = profiles.setup(seed, threads, device)
+dev = profiles.start(profile, seed, threads, device,
+                     note=f"live runs: fig7 at '{fig7_profile}', tables at '{tables_profile}'").device
 fig7_settings = {**experiments.settings("fig7", fig7_profile), **fig7_overrides, "device": device}
 tables_settings = {**experiments.settings("tables", tables_profile), **tables_overrides, "device": device}
-print(f"profile {profile}, device {dev.type}; live runs: fig7 at '{fig7_profile}', tables at '{tables_profile}'")
 
 INIT_NAMES = {"sigmoid": "sigmoid", "basic_tanh": "basic tanh", "smart_tanh": "smart tanh"}
 COLORS = {"MSGD": "tab:gray", "MSGD-C": "tab:blue", "MSGD-CR": "tab:red"}
@@ -72,6 +72,13 @@ def describe(prov):
           f"machine: {prov['machine']}, {prov['threads']} threads; torch {prov['torch']}\n"
           f"training time: {minutes:.1f} min summed over engines (this file's last invocation: "
           f"{prov['wall_seconds_last_invocation'] / 60:.1f} min of wall time)")
+    if "sessions" in prov:
+        counts = sorted({len(x) for x in prov["sessions"].values()})
+        print(f"invocations: every engine trained in {' or '.join(map(str, counts))} invocation(s) of the command "
+              f"(a resumed engine continues from its checkpoint)")
+    else:
+        print("invocations: not recorded; this file predates the fix of the test-sequence seeds (8a.2) and "
+              "should be regenerated")
     if "choices" not in prov:
         print(f"choices: not recorded (the file predates that field); the settings give Omega's form "
               f"'{prov['settings']['omega_form']}', and the code at its commit used the default variants")
@@ -149,6 +156,11 @@ def plot_fig7(rates, settings, label, what):
 # two things so that it fits in 3 hours on two CPU cores: the lengths are 10, 16, 20, 30 and 50, and a run
 # stops after at most 50,000 updates, where the paper allows 5M ([Deviations](../deviations.md) S2). A
 # failure at 50k updates therefore means "not solved within 1 % of the paper's budget", not "never solved".
+#
+# The file was regenerated after a fix to the engine's seeds. Each run tests on sequences from a generator of
+# its own, seeded with the run's seed + 2³¹. Before, the offset was 2⁴⁰, and torch's CPU generator keeps
+# only the low 32 bits of a seed, so a run's "fresh" test sequences were the first minibatches it had
+# trained on. The provenance below names the commit that wrote the file and the invocations it took.
 
 # %%
 fig7_cpu = experiments.load_results("fig7", committed)

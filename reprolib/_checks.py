@@ -67,14 +67,30 @@ def finite_float(name: str, v) -> float:
     return v
 
 
-def dtype_device(dtype, device) -> torch.device:
-    """Check that ``dtype`` is a floating-point torch.dtype and ``device`` names a device; return it."""
+def device(device="auto") -> torch.device:
+    """The library's one device resolver: ``"auto"`` gives CUDA when present, else the CPU; any other
+    torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device``) is returned when
+    this machine has it, and refused with a ``ValueError`` otherwise."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'auto' or a torch device such as 'cpu' or 'cuda:0', got {device!r}") from e
+    if d.type == "cuda" and not (torch.cuda.is_available() and (d.index or 0) < torch.cuda.device_count()):
+        raise ValueError(f"device {str(d)!r} was asked for but this machine has {torch.cuda.device_count()} CUDA devices")
+    if d.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for but is not available")
+    if d.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:i]' or 'mps', got {device!r}")
+    return d
+
+
+def dtype_device(dtype, device_) -> torch.device:
+    """Check that ``dtype`` is a floating-point torch.dtype and resolve ``device_`` (:func:`device`)."""
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device is not a valid torch device: {device!r}") from e
+    return device(device_)
 
 
 def generator(name: str, g) -> torch.Generator:

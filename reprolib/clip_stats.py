@@ -3,7 +3,7 @@ clipped gradient keeps, the step size clipping allows, and statistics of the gra
 over a training run.
 
 Gradients are dicts ``name → tensor`` as in :mod:`reprolib.clipping`. The gradients of a
-training run are taken from :class:`reprolib.engine.Engine` (:func:`sample_gradients`).
+training run are taken with :meth:`reprolib.engine.Engine.sample_gradients`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _checks, clipping, engine
+from . import _checks, clipping
 
 
 def cosine(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
@@ -76,32 +76,6 @@ def spike_ratios(norms, threshold: float, window: int) -> tuple[np.ndarray, np.n
     idx = np.flatnonzero(g >= threshold)
     idx = idx[idx >= window]
     return idx, g[idx] / ((csum[idx] - csum[idx - window]) / window)
-
-
-def sample_gradients(eng: engine.Engine, n_batches: int, generator: torch.Generator, run: int = 0
-                     ) -> list[dict[str, torch.Tensor]]:
-    """The gradients the engine would clip, ∂E/∂θ + α ∂⁺Ω/∂W_rec, for the active run ``run``
-    at its current parameters, on ``n_batches`` fresh minibatches drawn from ``generator``
-    (the engine's task, batch size and length range). The run's parameters are copied
-    ``n_batches`` times and the batches go through :func:`reprolib.engine.gradients` at once.
-
-    Returns one dict ``{"W_rec", "W_in", "b", "W_out", "b_out"}`` per minibatch.
-    """
-    if not isinstance(eng, engine.Engine):
-        raise TypeError(f"eng must be a reprolib.engine.Engine, got {type(eng).__name__}")
-    n_batches = _checks.positive_int("n_batches", n_batches)
-    _checks.generator("generator", generator)
-    if run not in eng.active:
-        raise ValueError(f"run must be an active run of the engine {eng.active}, got {run!r}")
-    i = eng.active.index(run)
-    P = {n: t[i:i + 1].expand(n_batches, *t.shape[1:]).contiguous() for n, t in eng.P.items()}
-    samples = [eng.task.generate(eng.batch_size, eng.length, generator, dtype=eng.dtype, device=eng.device,
-                                 **eng.task_options) for _ in range(n_batches)]
-    batch = engine.make_batch(eng.task, samples)
-    alpha = torch.full((n_batches,), eng.runs[run].alpha_at(eng.updates), dtype=eng.dtype, device=eng.device)
-    grads, _, _ = engine.gradients(P, batch, eng.sigma, eng.task.head, alpha, eng.omega_form, eng.omega_norms,
-                                   omega_value=False)
-    return [{n: grads[n][k] for n in engine.NAMES} for k in range(n_batches)]
 
 
 def clipped_cosines(grads: list[dict[str, torch.Tensor]], threshold: float) -> dict[str, np.ndarray]:

@@ -43,7 +43,7 @@ import torch
 from tqdm import tqdm  # tqdm.auto warns on stderr without ipywidgets, which nbval would compare
 
 from . import _checks, clipping, omega, tasks
-from . import init as initialization
+from . import initializations
 from .files import write_atomic
 from .linear import spectral_radius
 
@@ -109,6 +109,9 @@ class Run:
         alpha: weight of Ω, a number or an :class:`reprolib.omega.AlphaSchedule` of the update index;
             0 for no Ω (MSGD-C), > 0 for MSGD-CR.
         fallback: apply the non-finite fallback of supp. §2.1.
+        l2: weight λ of the penalty (λ/2)‖W_rec‖²_F (the alternative of Pascanu §3.3 that Ω is compared
+            with): after the clipped update, W_rec ← W_rec − lr·λ·W_rec, i.e. λ W_rec is added to the
+            clipped gradient (the penalty's gradient is not clipped).
     """
 
     seed: int
@@ -117,6 +120,7 @@ class Run:
     clip_kind: str = "norm"
     alpha: float | omega.AlphaSchedule = 0.0
     fallback: bool = True
+    l2: float = 0.0
 
     def __post_init__(self):
         _checks.positive_int("seed", self.seed, minimum=0)
@@ -132,6 +136,7 @@ class Run:
             _checks.positive_float("alpha", self.alpha, strict=False)
         if not isinstance(self.fallback, bool):
             raise TypeError(f"fallback must be a bool, got {type(self.fallback).__name__}")
+        _checks.positive_float("l2", self.l2, strict=False)
 
     def alpha_at(self, t: int) -> float:
         """α at update ``t``."""
@@ -426,7 +431,7 @@ class Engine:
     Args:
         task: a name in :data:`reprolib.tasks.TASKS` or a :class:`reprolib.tasks.Task`.
         runs: the :class:`Run` settings, one per run (their seeds need not differ).
-        init: a name in :data:`reprolib.init.INITS` (``sigmoid``, ``basic_tanh``, ``smart_tanh``).
+        init: a name in :data:`reprolib.initializations.INITS` (``sigmoid``, ``basic_tanh``, ``smart_tanh``).
         n_hidden: N (supp. §3.1: 50).
         batch_size: B (supp. §3.1: 20).
         length: the training length T, an int or a ``(min, max)`` range sampled per minibatch.
@@ -435,20 +440,25 @@ class Engine:
         init_options: extra keyword arguments of the initialization (e.g. ``variant``).
         omega_form, omega_norms: see :mod:`reprolib.omega` (``"x"``/``"h"``, ``"squared"``/``"plain"``).
         dtype: float32 (default) or float64.
-        device: ``"auto"`` (CUDA when present), ``"cpu"`` or a torch device.
+        device: ``"auto"`` (CUDA when present) or any torch device this machine has (``"cuda:1"``).
+
+    The public surface: :meth:`train`, :meth:`step`, :meth:`evaluate`, :meth:`sample_gradients`,
+    :meth:`params`, :meth:`set_params`, :meth:`generator`, :meth:`load_params`, :meth:`choices`, the
+    checkpoint methods, and the read-only attributes ``task``, ``runs``, ``n_hidden``, ``batch_size``,
+    ``length``, ``eval_length``, ``dtype``, ``device``, ``sigma``, ``updates``, ``active`` (the runs
+    still training), ``solved_at``, ``error``, ``log``, ``evals`` and ``sessions``. The parameters are
+    stacked over the active runs and re-indexed when a run stops; only the engine's own code relies on that.
     """
 
     def __init__(self, task, runs, *, init="smart_tanh", n_hidden=50, batch_size=20, length=50,
                  eval_length=None, task_options=None, init_options=None, omega_form="x",
                  omega_norms="squared", dtype=torch.float32, device="auto"):
-        from .profiles import pick_device
-
         self.task = tasks.get_task(task)
         if not isinstance(runs, (list, tuple)) or not runs or not all(isinstance(r, Run) for r in runs):
             raise TypeError("runs must be a non-empty list of engine.Run")
         self.runs = list(runs)
-        if init not in initialization.INITS:
-            raise ValueError(f"init must be one of {tuple(initialization.INITS)}, got {init!r}")
+        if init not in initializations.INITS:
+            raise ValueError(f"init must be one of {tuple(initializations.INITS)}, got {init!r}")
         self.n_hidden = _checks.positive_int("n_hidden", n_hidden)
         self.batch_size = _checks.positive_int("batch_size", batch_size)
         self.task_options = dict(task_options or {})
@@ -463,16 +473,16 @@ class Engine:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         self.omega_form, self.omega_norms, self.dtype = omega_form, omega_norms, dtype
         self.init_name, self.init_options = init, dict(init_options or {})
-        self.device = pick_device(device) if isinstance(device, str) else torch.device(device)
-        self.gens = [torch.Generator().manual_seed(r.seed) for r in self.runs]
-        self.eval_gens = [torch.Generator().manual_seed(r.seed + EVAL_SEED_OFFSET) for r in self.runs]
-        inits = [initialization.initialize(init, self.task.n_in, n_hidden, self.task.n_out, g, dtype=torch.float64,
-                                          **(init_options or {})) for g in self.gens]
+        self.device = _checks.device(device)
+        self._gens = [torch.Generator().manual_seed(r.seed) for r in self.runs]
+        self._eval_gens = [torch.Generator().manual_seed(r.seed + EVAL_SEED_OFFSET) for r in self.runs]
+        inits = [initializations.initialize(init, self.task.n_in, n_hidden, self.task.n_out, g, dtype=torch.float64,
+                                          **(init_options or {})) for g in self._gens]
         self.sigma = inits[0].sigma
-        self.P = {n: torch.stack([getattr(p, n) for p in inits]).to(self.device, dtype) for n in NAMES}
+        self._P = {n: torch.stack([getattr(p, n) for p in inits]).to(self.device, dtype) for n in NAMES}
         self.active = list(range(len(self.runs)))  # runs still training, in the order of the rows of P
-        self.workspace, self.eval_workspace = Workspace(), Workspace()
-        self.final = [None] * len(self.runs)
+        self._workspace, self._eval_workspace = Workspace(), Workspace()
+        self._final = [None] * len(self.runs)
         self.solved_at = [None] * len(self.runs)
         self.error = [None] * len(self.runs)
         self.updates = 0
@@ -494,7 +504,7 @@ class Engine:
         reductions = {"last_softmax": "cross-entropy at the last step, mean over the minibatch",
                       "every_softmax": "cross-entropy at every step, mean over steps x minibatch",
                       "last_linear": "squared error at the last step, mean over the minibatch"}
-        init_fn = initialization.INITS[self.init_name]
+        init_fn = initializations.INITS[self.init_name]
         task_options = {**self.task.options, **self.task_options}
         return {"task": self.task.name, "task_variant": task_options.pop("variant", default(self.task.make, "variant")),
                 "task_options": task_options,
@@ -524,10 +534,13 @@ class Engine:
         """One SGD update of every active run (Ω is computed for the record only if ``omega_value``)."""
         ids = self.active
         lr, clip, elementwise, fallback, alpha = self._per_run(ids)
-        batch = self._batch(ids, self.gens, self.batch_size, self.length)
-        grads, loss, value = gradients(self.P, batch, self.sigma, self.task.head, alpha, self.omega_form,
-                                       self.omega_norms, self.workspace, omega_value)
-        norm, clipped, bad = clip_and_step(self.P, grads, lr, clip, elementwise, fallback)
+        batch = self._batch(ids, self._gens, self.batch_size, self.length)
+        grads, loss, value = gradients(self._P, batch, self.sigma, self.task.head, alpha, self.omega_form,
+                                       self.omega_norms, self._workspace, omega_value)
+        norm, clipped, bad = clip_and_step(self._P, grads, lr, clip, elementwise, fallback)
+        l2 = [self.runs[r].l2 for r in ids]
+        if any(l2):  # the L2 penalty's step, after the clipped one (Run.l2)
+            self._P["W_rec"].mul_((1 - lr * torch.tensor(l2, dtype=self.dtype, device=self.device)).view(-1, 1, 1))
         self.updates += 1
         return Step(loss, value, norm, clipped, bad)
 
@@ -544,15 +557,15 @@ class Engine:
         ids = self.active
         wrong = torch.zeros(len(ids), dtype=torch.long)
         for start in range(0, n_test, EVAL_CHUNK):
-            batch = self._batch(ids, self.eval_gens, min(EVAL_CHUNK, n_test - start), length)
-            H = forward(self.P, batch, self.sigma, self.eval_workspace, last_only=self.task.head != "every_softmax")
+            batch = self._batch(ids, self._eval_gens, min(EVAL_CHUNK, n_test - start), length)
+            H = forward(self._P, batch, self.sigma, self._eval_workspace, last_only=self.task.head != "every_softmax")
             for i in range(len(ids)):
                 wrong[i] += int(tasks.wrong(self.task, *self._outputs(H, batch, i)).sum())
         return wrong
 
     def _outputs(self, H, batch: Batch, i: int):
         """Run i's outputs and targets in the shapes :func:`reprolib.tasks.wrong` expects."""
-        W_out, b_out = self.P["W_out"][i], self.P["b_out"][i]
+        W_out, b_out = self._P["W_out"][i], self._P["b_out"][i]
         if self.task.head == "every_softmax":
             real = batch.mask[i]
             return H[i, 1:][real] @ W_out.T + b_out, batch.y[i][real]
@@ -569,20 +582,78 @@ class Engine:
             if not isinstance(p, dict) or set(p) != set(NAMES):
                 raise ValueError(f"params[{r}] must be a dict with the keys {NAMES}")
             for n in NAMES:
-                if p[n].shape != self.P[n].shape[1:]:
-                    raise ValueError(f"params[{r}][{n!r}] must have shape {tuple(self.P[n].shape[1:])}, "
+                if p[n].shape != self._P[n].shape[1:]:
+                    raise ValueError(f"params[{r}][{n!r}] must have shape {tuple(self._P[n].shape[1:])}, "
                                      f"got {tuple(p[n].shape)}")
-        self.P = {n: torch.stack([p[n] for p in params]).to(self.device, self.dtype) for n in NAMES}
+        self._P = {n: torch.stack([p[n] for p in params]).to(self.device, self.dtype) for n in NAMES}
         self.active = list(range(len(self.runs)))
+
+    # ------------------------------------------------------------------ one run, from outside
+    def _row(self, run) -> int:
+        """The row of the active run ``run`` in the stacked parameters."""
+        if run not in self.active:
+            raise ValueError(f"run must be an active run of the engine {self.active}, got {run!r}")
+        return self.active.index(run)
+
+    def params(self, run: int) -> dict[str, torch.Tensor]:
+        """A copy of run ``run``'s parameters ``{"W_rec", "W_in", "b", "W_out", "b_out"}`` (its final
+        ones once it has stopped)."""
+        if not _checks.is_integer(run) or not 0 <= run < len(self.runs):
+            raise ValueError(f"run must be an index of the engine's {len(self.runs)} runs, got {run!r}")
+        if run not in self.active:
+            return {n: t.clone() for n, t in self._final[run].items()}
+        i = self._row(run)
+        return {n: self._P[n][i].detach().clone() for n in NAMES}
+
+    def set_params(self, run: int, **tensors: torch.Tensor) -> None:
+        """Replace some parameters of the active run ``run``, e.g. ``set_params(0, W_rec=W)`` (same
+        shapes; cast to the engine's dtype and device)."""
+        i = self._row(run)
+        for n, t in tensors.items():
+            if n not in NAMES:
+                raise ValueError(f"parameter names are {NAMES}, got {n!r}")
+            _checks.tensor(n, t)
+            if t.shape != self._P[n].shape[1:]:
+                raise ValueError(f"{n} must have shape {tuple(self._P[n].shape[1:])}, got {tuple(t.shape)}")
+            self._P[n][i] = t.to(self.device, self.dtype)
+
+    def generator(self, run: int, stream: str = "train") -> torch.Generator:
+        """A copy of run ``run``'s generator: ``"train"`` draws the minibatches of its next updates,
+        ``"test"`` its next test sequences. Drawing from the copy does not advance the run's own."""
+        if not _checks.is_integer(run) or not 0 <= run < len(self.runs):
+            raise ValueError(f"run must be an index of the engine's {len(self.runs)} runs, got {run!r}")
+        if stream not in ("train", "test"):
+            raise ValueError(f"stream must be 'train' or 'test', got {stream!r}")
+        g = (self._gens if stream == "train" else self._eval_gens)[run]
+        return torch.Generator(device=g.device).set_state(g.get_state())
+
+    def sample_gradients(self, n_batches: int, generator: torch.Generator, run: int = 0) -> list[dict[str, torch.Tensor]]:
+        """The gradients the engine would clip, ∂E/∂θ + α ∂⁺Ω/∂W_rec, for the active run ``run`` at
+        its current parameters, on ``n_batches`` fresh minibatches drawn from ``generator`` (the
+        engine's task, batch size and length range), without updating. The run's parameters are
+        copied ``n_batches`` times and the batches go through :func:`gradients` at once.
+
+        Returns one dict ``{"W_rec", "W_in", "b", "W_out", "b_out"}`` per minibatch.
+        """
+        n_batches = _checks.positive_int("n_batches", n_batches)
+        _checks.generator("generator", generator)
+        i = self._row(run)
+        P = {n: t[i:i + 1].expand(n_batches, *t.shape[1:]).contiguous() for n, t in self._P.items()}
+        samples = [self.task.generate(self.batch_size, self.length, generator, dtype=self.dtype, device=self.device,
+                                      **self.task_options) for _ in range(n_batches)]
+        alpha = torch.full((n_batches,), self.runs[run].alpha_at(self.updates), dtype=self.dtype, device=self.device)
+        grads, _, _ = gradients(P, make_batch(self.task, samples), self.sigma, self.task.head, alpha, self.omega_form,
+                                self.omega_norms, omega_value=False)
+        return [{n: grads[n][k] for n in NAMES} for k in range(n_batches)]
 
     # ------------------------------------------------------------------ bookkeeping
     def _retire(self, keep: list[bool]) -> None:
         """Store the final parameters of the runs that stop and drop them from the batch."""
         for i, r in enumerate(self.active):
             if not keep[i]:
-                self.final[r] = {n: self.P[n][i].detach().cpu().clone() for n in NAMES}
+                self._final[r] = {n: self._P[n][i].detach().cpu().clone() for n in NAMES}
         rows = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long, device=self.device)
-        self.P = {n: self.P[n].index_select(0, rows).contiguous() for n in NAMES}
+        self._P = {n: self._P[n].index_select(0, rows).contiguous() for n in NAMES}
         self.active = [r for r, k in zip(self.active, keep) if k]
 
     def _reactivate(self) -> None:
@@ -593,14 +664,14 @@ class Engine:
             return
         order = sorted(self.active + back)
         rows = {r: i for i, r in enumerate(self.active)}
-        self.P = {n: torch.stack([self.P[n][rows[r]] if r in rows else self.final[r][n].to(self.device, self.dtype)
+        self._P = {n: torch.stack([self._P[n][rows[r]] if r in rows else self._final[r][n].to(self.device, self.dtype)
                                   for r in order]) for n in NAMES}
         for r in back:
-            self.final[r] = None
+            self._final[r] = None
         self.active = order
 
     def _record(self, step: Step) -> None:
-        rho = [spectral_radius(W.double()) for W in self.P["W_rec"]]
+        rho = [spectral_radius(W.double()) for W in self._P["W_rec"]]
         for i, r in enumerate(self.active):
             for k, v in (("update", self.updates), ("run", r), ("loss", step.loss[i].item()),
                          ("omega", step.omega[i].item()), ("norm", step.norm[i].item()),
@@ -618,9 +689,9 @@ class Engine:
 
     def state_dict(self) -> dict:
         """Everything needed to resume exactly (parameters, generators, logs) and the :meth:`fingerprint`."""
-        return {"fingerprint": self.fingerprint(), "P": {n: t.cpu() for n, t in self.P.items()}, "active": self.active, "final": self.final,
+        return {"fingerprint": self.fingerprint(), "P": {n: t.cpu() for n, t in self._P.items()}, "active": self.active, "final": self._final,
                 "solved_at": self.solved_at, "error": self.error, "updates": self.updates,
-                "gens": [g.get_state() for g in self.gens], "eval_gens": [g.get_state() for g in self.eval_gens],
+                "gens": [g.get_state() for g in self._gens], "eval_gens": [g.get_state() for g in self._eval_gens],
                 "log": self.log, "evals": self.evals, "seeds": [r.seed for r in self.runs],
                 "train_seconds": self.train_seconds, "sessions": self.sessions}
 
@@ -632,12 +703,13 @@ class Engine:
             what = "other code (the library's sources changed)" if differ == ["code"] else \
                 f"another engine ({', '.join(k for k in differ if k != 'code')} differ)"
             raise ValueError(f"the checkpoint was written by {what}")
-        self.P = {n: t.to(self.device) for n, t in state["P"].items()}
-        for k in ("active", "final", "solved_at", "error", "updates", "log", "evals", "train_seconds", "sessions"):
+        self._P = {n: t.to(self.device) for n, t in state["P"].items()}
+        self._final = state["final"]
+        for k in ("active", "solved_at", "error", "updates", "log", "evals", "train_seconds", "sessions"):
             setattr(self, k, state[k])
-        for g, s in zip(self.gens, state["gens"]):
+        for g, s in zip(self._gens, state["gens"]):
             g.set_state(s)
-        for g, s in zip(self.eval_gens, state["eval_gens"]):
+        for g, s in zip(self._eval_gens, state["eval_gens"]):
             g.set_state(s)
 
     def save(self, path) -> None:
@@ -655,7 +727,7 @@ class Engine:
     # ------------------------------------------------------------------ the loop
     def train(self, max_updates: int, *, check_every: int = 1000, n_test: int = tasks.N_TEST,
               criterion: str = "paper", log_every: int = 100, checkpoint=None, checkpoint_every: int = 1000,
-              progress: bool = True) -> Result:
+              progress: bool = True, on_update=None) -> Result:
         """Train every run until it passes the test or ``max_updates`` updates are done.
 
         Every ``check_every`` updates each active run is tested on ``n_test`` fresh sequences
@@ -665,8 +737,12 @@ class Engine:
         if the file exists, training resumes from it. Runs that stopped unsolved at a smaller
         ``max_updates`` (in this engine or in the checkpoint) go on from where they stopped.
         Each call is recorded in :attr:`sessions` (and in the checkpoint): the updates it did,
-        its time, when it ended.
+        its time, when it ended. ``on_update(engine, step)``, if given, is called after every update
+        with its :class:`Step` (raw gradient norm before clipping, Ω, loss, per active run; Ω is then
+        computed at every update).
         """
+        if on_update is not None and not callable(on_update):
+            raise TypeError(f"on_update must be callable, got {type(on_update).__name__}")
         _checks.positive_int("max_updates", max_updates, minimum=0)
         _checks.positive_int("check_every", check_every)
         _checks.positive_int("log_every", log_every)
@@ -693,8 +769,10 @@ class Engine:
         bar = tqdm(total=max_updates, initial=self.updates, disable=not progress, desc=f"{self.task.name}, {len(self.runs)} runs")
         bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
         while self.active and self.updates < max_updates:
-            step = self.step(omega_value=(self.updates + 1) % log_every == 0)
+            step = self.step(omega_value=on_update is not None or (self.updates + 1) % log_every == 0)
             bar.update(1)
+            if on_update is not None:
+                on_update(self, step)
             if self.updates % log_every == 0:
                 self._record(step)
             if self.updates % check_every == 0 or self.updates == max_updates:
@@ -720,5 +798,5 @@ class Engine:
         close_session()
         if checkpoint is not None:
             self.save(checkpoint)
-        return Result(list(self.solved_at), list(self.error), list(self.final), self.log, self.evals, self.updates,
+        return Result(list(self.solved_at), list(self.error), list(self._final), self.log, self.evals, self.updates,
                       self.train_seconds, [dict(x) for x in self.sessions])

@@ -31,7 +31,7 @@ import torch
 import yaml
 
 from . import _checks, omega, tasks
-from . import init as initialization
+from . import initializations
 from .engine import Engine, Run
 from .files import write_atomic
 from .profiles import ROOT
@@ -110,7 +110,7 @@ def _inits(key, v):
     if not isinstance(v, dict) or not v:
         raise ValueError(f"{key} must map initializations to lists of lengths, got {v!r}")
     for name, lengths in v.items():
-        _one_of(initialization.INITS)(f"{key} names", name)
+        _one_of(initializations.INITS)(f"{key} names", name)
         _lengths(tasks.MIN_LENGTH)(f"{key}[{name!r}]", lengths)
 
 
@@ -122,11 +122,12 @@ def _methods(key, v):
 
 
 def _device(key, v):
-    if v != "auto":
-        _checks.dtype_device(torch.float32, v)
+    if not isinstance(v, str):
+        raise TypeError(f"{key} must be a device name such as 'auto', 'cpu' or 'cuda:0', got {v!r}")
+    _checks.device(v)
 
 
-_MODEL = {"table": _int(0), "task": _one_of(tasks.TASKS), "init": _one_of(initialization.INITS), "n_hidden": _int(),
+_MODEL = {"table": _int(0), "task": _one_of(tasks.TASKS), "init": _one_of(initializations.INITS), "n_hidden": _int(),
           "lr": _real(), "clip": _real(), "alpha": _real(strict=False), "train": _train_length(),
           "criterion": _one_of(tasks.CRITERIA), "test": _lengths()}
 

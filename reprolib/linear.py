@@ -43,7 +43,8 @@ def scale_to_spectral_norm(W: torch.Tensor, norm: float) -> torch.Tensor:
     return W * (norm / current)
 
 
-def matrix_with_spectrum(eigenvalues, generator: torch.Generator, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+def matrix_with_spectrum(eigenvalues, generator: torch.Generator, dtype=torch.float64,
+                         device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """A random diagonalizable matrix W = Q diag(λ) Q⁻¹ with the given real eigenvalues.
 
     This is the setting of the paper's proof: a basis of eigenvectors and, when the
@@ -51,28 +52,30 @@ def matrix_with_spectrum(eigenvalues, generator: torch.Generator, dtype=torch.fl
 
     Args:
         eigenvalues: real eigenvalues (sequence or 1-D tensor), at least one.
-        generator: the random source of the eigenvector basis Q (Gaussian entries).
+        generator: the random source of the eigenvector basis Q (Gaussian entries), drawn on the
+            generator's device and moved to ``device``.
 
     Returns:
         ``(W, Q)``; column i of Q is the right eigenvector of λ_i.
     """
     _checks.generator("generator", generator)
-    lam = torch.as_tensor(eigenvalues, dtype=dtype)
+    device = _checks.dtype_device(dtype, device)
+    lam = torch.as_tensor(eigenvalues, dtype=dtype).to(device)
     _checks.tensor("eigenvalues", lam, ndim=1)
     if lam.numel() < 1:
         raise ValueError("eigenvalues must hold at least one value")
     n = lam.numel()
-    Q = torch.randn(n, n, generator=generator, dtype=dtype)
+    Q = torch.randn(n, n, generator=generator, dtype=dtype, device=generator.device).to(device)
     Q = Q / Q.norm(dim=0)
     return Q @ torch.diag(lam) @ torch.linalg.inv(Q), Q
 
 
-def jordan_block(lam: float, m: int, dtype=torch.float64) -> torch.Tensor:
+def jordan_block(lam: float, m: int, dtype=torch.float64, device="cpu") -> torch.Tensor:
     """The m × m Jordan block J_m(λ): λ on the diagonal, ones on the superdiagonal."""
     _checks.positive_int("m", m)
-    if not math.isfinite(lam):
-        raise ValueError(f"lam must be finite, got {lam}")
-    return lam * torch.eye(m, dtype=dtype) + torch.diag(torch.ones(m - 1, dtype=dtype), 1)
+    lam = _checks.finite_float("lam", lam)
+    device = _checks.dtype_device(dtype, device)
+    return lam * torch.eye(m, dtype=dtype, device=device) + torch.diag(torch.ones(m - 1, dtype=dtype, device=device), 1)
 
 
 def left_eigenvectors(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

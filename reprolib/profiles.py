@@ -8,8 +8,10 @@ and is meant for one GPU. :func:`setup` makes a run deterministic and picks the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+import threadpoolctl
 import torch
 import yaml
 
@@ -38,31 +40,29 @@ def params_path(chapter: str, profile: str) -> Path:
 
 
 def load(chapter: str, profile: str) -> dict:
-    """The parameters of ``chapter`` at ``profile``, as a dict."""
-    with open(params_path(chapter, profile)) as f:
+    """The parameters of ``chapter`` at ``profile``, as a dict: ``profile`` (named by the file's folder,
+    not written in the file) followed by the file's parameters."""
+    path = params_path(chapter, profile)
+    with open(path) as f:
         params = yaml.safe_load(f) or {}
     if not isinstance(params, dict):
-        raise ValueError(f"{params_path(chapter, profile)} must hold a mapping of parameter names to values")
-    return params
+        raise ValueError(f"{path.relative_to(ROOT)} must hold a mapping of parameter names to values")
+    if "profile" in params:
+        raise ValueError(f"{path.relative_to(ROOT)} sets 'profile', which its folder already names; remove it")
+    return {"profile": profile, **params}
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """``"auto"`` gives CUDA when present, else the CPU; ``"cpu"``/``"cuda"`` force one."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but no CUDA device is available")
-    return torch.device(device)
+#: the library's one device resolver (``"auto"``, ``"cpu"``, ``"cuda:1"``, ...; :func:`reprolib._checks.device`)
+pick_device = _checks.device
 
 
 def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
-    """Seed torch, fix the thread count, ask for deterministic kernels; return the device.
+    """Seed torch, fix the thread count (torch's and the BLAS libraries' under numpy and scipy), ask for
+    deterministic kernels; return the device.
 
     Args:
         seed: the global seed (chapters still pass explicit generators to reprolib).
-        threads: torch intra-op threads; 0 keeps torch's default (all cores).
+        threads: torch intra-op and BLAS threads; 0 keeps the defaults (all cores).
         device: see :func:`pick_device`.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -72,8 +72,38 @@ def setup(seed: int, threads: int = 1, device: str = "auto") -> torch.device:
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
+        threadpoolctl.threadpool_limits(limits=threads, user_api="blas")  # set now, kept (not a context)
     torch.use_deterministic_algorithms(True, warn_only=True)
     return pick_device(device)
+
+
+@dataclass(frozen=True)
+class Preamble:
+    """What every chapter's first code cell sets up (:func:`start`): its profile, device, generator and
+    working dtype."""
+
+    profile: str
+    device: torch.device
+    gen: torch.Generator
+    dtype: torch.dtype
+
+    def randn(self, *shape, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Standard normal entries from the chapter's generator, in ``dtype`` (default the chapter's),
+        on the chapter's device."""
+        return torch.randn(*shape, generator=self.gen, dtype=dtype or self.dtype).to(self.device)
+
+
+def start(profile: str, seed: int, threads: int = 1, device: str = "auto", dtype: torch.dtype = torch.float64,
+          note: str = "") -> Preamble:
+    """The one preamble of every chapter: :func:`setup` (seed, torch and BLAS threads, deterministic
+    kernels, device) and the chapter's generator seeded with ``seed``; prints the profile and the device
+    (and ``note``)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    dev = setup(seed, threads, device)
+    _checks.dtype_device(dtype, dev)
+    print(f"profile {profile}, device {dev.type}" + (f"; {note}" if note else ""))
+    return Preamble(profile, dev, generator(seed), dtype)
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:

@@ -27,3 +27,31 @@ def test_bools_strings_and_floats_are_not_integers(bad):
 def test_positive_float_refuses_non_finite_and_negative(bad):
     with pytest.raises(ValueError, match="lr must be a finite number"):
         _checks.positive_float("lr", bad)
+
+
+def test_one_device_resolver_for_every_module():
+    """Any torch device this machine has is accepted everywhere (the engine refused "cpu:0" and
+    torch.device objects' strings other than "cpu"/"cuda"); devices it lacks are refused by name."""
+    import torch
+
+    from reprolib import _checks, linear, profiles, tasks
+    from reprolib.engine import Engine, Run
+
+    assert profiles.pick_device is _checks.device
+    for spec in ("auto", "cpu", "cpu:0", torch.device("cpu")):
+        d = _checks.device(spec)
+        assert d.type == ("cuda" if spec == "auto" and torch.cuda.is_available() else "cpu")
+        assert Engine("temporal_order", [Run(seed=0)], n_hidden=15, length=10, device=spec).device == d
+        u, _ = tasks.temporal_order(2, 10, torch.Generator().manual_seed(0), device=spec)
+        assert u.device.type == d.type
+        assert linear.jordan_block(0.5, 3, device=spec).device.type == d.type
+        W, _ = linear.matrix_with_spectrum([0.5, 0.2], torch.Generator().manual_seed(0), device=spec)
+        assert W.device.type == d.type
+    missing = f"cuda:{torch.cuda.device_count()}"
+    for bad in ("tpu", missing, 3):
+        with pytest.raises(ValueError, match="device"):
+            _checks.device(bad)
+        with pytest.raises(ValueError, match="device"):
+            Engine("temporal_order", [Run(seed=0)], n_hidden=15, length=10, device=bad)
+        with pytest.raises(ValueError, match="device"):
+            linear.jordan_block(0.5, 3, device=bad)

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from reprolib import clipping, engine, init, omega, tasks
+from reprolib import engine, omega, reference, tasks
+from reprolib import initializations
 from reprolib.engine import Engine, Run
 
 D = torch.float64
@@ -13,52 +14,21 @@ X0 = {"tanh": 0.0, "sigmoid": -1e4}  # pre-activations with σ(x_0) = h_0 = 0 (e
 
 
 def reference_update(task, run, init_name, N, B, length, omega_form="x", omega_norms="squared", t=0, params=None, gen=None):
-    """One update of one run, by the book's readable route. Returns (new params, loss, Ω, norm)."""
+    """One update of one run by the readable route (reprolib.reference), from the run's initialization
+    (its own generator) or from ``params``. Returns (new params, loss, Ω, norm, generator)."""
     task = tasks.get_task(task)
     if gen is None:
         gen = torch.Generator().manual_seed(run.seed)
-        params = init.initialize(init_name, task.n_in, N, task.n_out, gen, dtype=D).as_dict()
-        sigma = init.initialize(init_name, task.n_in, N, task.n_out, torch.Generator().manual_seed(0)).sigma
+        params = initializations.initialize(init_name, task.n_in, N, task.n_out, gen, dtype=D).as_dict()
     sigma = "sigmoid" if init_name == "sigmoid" else "tanh"
     u, y = task.generate(B, length, gen, dtype=D)
-    P = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    act = torch.sigmoid if sigma == "sigmoid" else torch.tanh
-
-    def cost(hs):
-        if task.head == "every_softmax":
-            logits = hs[1:] @ P["W_out"].T + P["b_out"]
-            return torch.nn.functional.cross_entropy(logits.reshape(-1, task.n_out), y.reshape(-1))
-        out = hs[-1] @ P["W_out"].T + P["b_out"]
-        if task.head == "last_softmax":
-            return torch.nn.functional.cross_entropy(out, y)
-        return ((out[:, 0] - y) ** 2).mean()
-
-    rnn = init.Params(P["W_rec"], P["W_in"], P["b"], P["W_out"], P["b_out"], sigma).rnn()
-    x0 = torch.full((N,), X0[sigma], dtype=D)
-    xs = rnn.unroll(u, x0)
-    loss = cost(act(xs))
-    grads = dict(zip(P, torch.autograd.grad(loss, list(P.values()))))
-    alpha = run.alpha_at(t)
-    rnn_d = init.Params(*(p.detach() for p in P.values()), sigma).rnn()
-    xs_d, dx, dh = omega.total_state_gradients(rnn_d, u, x0, lambda hs: cost(hs))
-    dE = dx if omega_form == "x" else dh
-    Om = omega.omega(rnn_d.W_rec, xs_d, dE, sigma, form=omega_form, norms=omega_norms)  # logged for every run
-    if alpha > 0:
-        grads["W_rec"] = grads["W_rec"] + alpha * omega.omega_grad(rnn_d.W_rec, xs_d, dE, sigma, form=omega_form, norms=omega_norms)
-    norm = clipping.total_norm(grads)
-    if run.clip is not None:
-        if run.clip_kind == "norm":
-            grads, _ = clipping.clip_by_norm(grads, run.clip)
-        else:
-            grads = clipping.clip_elementwise(grads, run.clip)
-    if run.fallback:
-        grads = clipping.nonfinite_fallback(grads, params["W_rec"], norm=norm)
-    new = {k: params[k] - run.lr * grads[k] for k in params}
-    return new, loss.detach(), Om, norm, gen
+    new, loss, Om, norm = reference.update(task, run, params, sigma, u, y, torch.full((N,), X0[sigma], dtype=D), t,
+                                           omega_form, omega_norms)
+    return new, loss, Om, norm, gen
 
 
 def engine_params(eng, i):
-    return {n: eng.P[n][i] for n in engine.NAMES}
+    return eng.params(i)
 
 
 RUNS = [
@@ -67,6 +37,7 @@ RUNS = [
     Run(seed=3, lr=0.2, clip=1e-3, clip_kind="elementwise"),
     Run(seed=4, lr=0.1, clip=0.05, alpha=2.0),
     Run(seed=5, lr=0.1, clip=None, alpha=omega.AlphaSchedule(3.0, "1/t")),
+    Run(seed=6, lr=0.1, clip=0.05, l2=0.5),
 ]
 
 
@@ -111,14 +82,15 @@ def test_fallback_on_overflow():
     """float32 overflow of a huge W_rec: the update is W_rec ← W_rec − lr·0.02·W_rec, others unchanged."""
     run = Run(seed=0, lr=0.5, clip=1.0)
     eng = Engine("addition", [run], init="basic_tanh", n_hidden=8, batch_size=4, length=20, device="cpu")
-    eng.P["W_rec"].mul_(1e30)
-    eng.P["W_out"].mul_(1e30)
-    before = {n: t.clone() for n, t in eng.P.items()}
+    p = eng.params(0)
+    eng.set_params(0, W_rec=p["W_rec"] * 1e30, W_out=p["W_out"] * 1e30)
+    before = eng.params(0)
     step = eng.step()
+    after = eng.params(0)
     assert step.fallback[0] and not step.clipped[0]
-    torch.testing.assert_close(eng.P["W_rec"], before["W_rec"] * (1 - 0.5 * 0.02))
+    torch.testing.assert_close(after["W_rec"], before["W_rec"] * (1 - 0.5 * 0.02))
     for n in ("W_in", "b", "W_out", "b_out"):
-        assert torch.equal(eng.P[n], before[n])
+        assert torch.equal(after[n], before[n])
 
 
 def test_a_run_alone_follows_the_same_trajectory():
@@ -200,7 +172,7 @@ def test_a_run_stops_when_solved():
 
 def test_float32_default_and_bad_arguments():
     eng = Engine("temporal_order", [Run(seed=0)], n_hidden=15, length=20, device="cpu")
-    assert eng.P["W_rec"].dtype == torch.float32
+    assert eng.params(0)["W_rec"].dtype == torch.float32
     with pytest.raises(ValueError, match="clip_kind"):
         Run(seed=0, clip_kind="value")
     with pytest.raises(ValueError, match="lr"):
@@ -238,14 +210,14 @@ def test_trained_networks_tested_at_another_length_equal_the_readable_route(task
     res = make().train(30, check_every=30, n_test=100, progress=False)
     tester = make()
     tester.load_params(res.params)
-    states = [g.get_state() for g in tester.eval_gens]
+    states = [tester.generator(r, "test").get_state() for r in range(len(runs))]
     wrong = tester.evaluate(1500, length=T)  # two chunks: 1000 + 500
     t = tasks.get_task(task)
     for r, p in enumerate(res.params):
         gen, expected = torch.Generator(), 0
         gen.set_state(states[r])
         sigma = "sigmoid" if init_name == "sigmoid" else "tanh"
-        rnn = init.Params(*(p[n] for n in engine.NAMES), sigma).rnn()
+        rnn = initializations.Params(*(p[n] for n in engine.NAMES), sigma).rnn()
         for n in (1000, 500):
             u, y = t.generate(n, T, gen, dtype=D)
             hs = (torch.sigmoid if sigma == "sigmoid" else torch.tanh)(rnn.unroll(u, torch.full((16,), X0[sigma], dtype=D)))
@@ -348,11 +320,11 @@ def test_test_sequences_come_from_a_stream_of_their_own():
     assert torch.equal(torch.rand(3, generator=torch.Generator().manual_seed(2**40 + 1)),
                        torch.rand(3, generator=torch.Generator().manual_seed(1)))  # why 2**40 was no offset
     eng = Engine("temporal_order", [Run(seed=1), Run(seed=2**31 - 1)], n_hidden=15, length=10, device="cpu")
-    for run, g in zip(eng.runs, eng.eval_gens):
-        test = torch.rand(64, generator=torch.Generator().set_state(g.get_state()))
+    for r, run in enumerate(eng.runs):
+        test = torch.rand(64, generator=eng.generator(r, "test"))
         assert torch.equal(test, torch.rand(64, generator=torch.Generator().manual_seed(run.seed + 2**31)))
         assert not torch.equal(test, torch.rand(64, generator=torch.Generator().manual_seed(run.seed)))
-    first = [torch.rand(64, generator=torch.Generator().set_state(g.get_state())) for g in eng.eval_gens]
+    first = [torch.rand(64, generator=eng.generator(r, "test")) for r in range(2)]
     assert not torch.equal(*first)
     for seed in (2**31, 2**32, 2**40 + 1):
         with pytest.raises(ValueError, match="seed"):
@@ -373,3 +345,103 @@ def test_a_long_test_keeps_only_the_states_it_needs():
             "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)")
     grew_mb = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert grew_mb < 600, grew_mb
+
+
+def test_sample_gradients_is_the_gradient_of_the_next_update():
+    """With clip=None and plain SGD, the engine's next update is θ − lr·g; sample_gradients on a
+    copy of the run's generator must return that g (float64, with Ω in the W_rec gradient)."""
+    lr = 0.5
+    eng = Engine("temporal_order", [Run(seed=3, lr=lr, clip=None, alpha=2.0)], n_hidden=16, batch_size=4,
+                 length=(12, 30), dtype=D, device="cpu")
+    (g,) = eng.sample_gradients(1, eng.generator(0))
+    before = eng.params(0)
+    eng.step()
+    for n, t in eng.params(0).items():
+        torch.testing.assert_close((before[n] - t) / lr, g[n], rtol=1e-9, atol=1e-12)
+
+
+def test_sample_gradients_against_autograd(gen):
+    """α = 0: each sampled gradient is the autograd gradient of the cross-entropy of eq. (2)
+    unrolled by reprolib.rnn from x_0 = 0 (h_0 = tanh(0) = 0) on the same minibatch."""
+    eng = Engine("temporal_order", [Run(seed=1), Run(seed=2)], n_hidden=16, batch_size=3, length=(12, 30),
+                 dtype=D, device="cpu")
+    copy = torch.Generator().manual_seed(0)
+    copy.set_state(gen.get_state())
+    grads = eng.sample_gradients(3, gen, run=1)
+    task = tasks.get_task("temporal_order")
+    for g in grads:
+        u, y = task.generate(3, (12, 30), copy, dtype=D)
+        P = {n: t.requires_grad_(True) for n, t in eng.params(1).items()}
+        rnn = initializations.Params(P["W_rec"], P["W_in"], P["b"], P["W_out"], P["b_out"], "tanh").rnn()
+        hT = torch.tanh(rnn.unroll(u, torch.zeros(16, dtype=D))[-1])
+        loss = torch.nn.functional.cross_entropy(hT @ P["W_out"].T + P["b_out"], y)
+        for n, ref in zip(P, torch.autograd.grad(loss, list(P.values()))):
+            torch.testing.assert_close(g[n], ref, rtol=1e-10, atol=1e-13)
+
+
+def test_the_public_surface_refuses_bad_arguments(gen):
+    eng = Engine("temporal_order", [Run(seed=1)], n_hidden=16, batch_size=2, length=12, device="cpu")
+    with pytest.raises(ValueError, match="n_batches"):
+        eng.sample_gradients(0, gen)
+    with pytest.raises(TypeError, match="generator"):
+        eng.sample_gradients(1, None)
+    with pytest.raises(ValueError, match="run"):
+        eng.sample_gradients(1, gen, run=5)
+    with pytest.raises(ValueError, match="run"):
+        eng.params(1)
+    with pytest.raises(ValueError, match="W_rec must have shape"):
+        eng.set_params(0, W_rec=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="parameter names"):
+        eng.set_params(0, W=torch.zeros(16, 16))
+    with pytest.raises(ValueError, match="stream"):
+        eng.generator(0, "valid")
+    with pytest.raises(ValueError, match="l2"):
+        Run(seed=0, l2=-0.1)
+    with pytest.raises(TypeError, match="on_update"):
+        eng.train(1, on_update=3)
+
+
+def test_params_of_a_stopped_run_are_its_final_ones_and_set_params_changes_only_that_run():
+    runs = [Run(seed=0, lr=0.1), Run(seed=1, lr=0.1)]
+    eng = Engine("temporal_order", runs, n_hidden=15, batch_size=4, length=10, dtype=D, device="cpu")
+    other = eng.params(1)
+    eng.set_params(0, W_rec=torch.zeros(15, 15))
+    assert torch.equal(eng.params(0)["W_rec"], torch.zeros(15, 15, dtype=D))
+    assert all(torch.equal(eng.params(1)[n], other[n]) for n in other)
+    res = eng.train(3, check_every=3, n_test=20, progress=False)
+    assert eng.active == [] and all(torch.equal(eng.params(r)[n], res.params[r][n]) for r in range(2) for n in other)
+    # a copy of the generator does not advance the run's own
+    drawn = torch.rand(10, generator=eng.generator(0))
+    assert torch.equal(drawn, torch.rand(10, generator=eng.generator(0)))
+
+
+def test_the_l2_penalty_is_a_decay_of_w_rec_after_the_clipped_update():
+    """Run(l2=λ): each update is the clipped update of the same run without the penalty, then
+    W_rec ← W_rec − lr·λ·W_rec (the route Chapter 6 took by hand); λ = 0 leaves a run as it was."""
+    kw = dict(init="smart_tanh", n_hidden=15, batch_size=5, length=12, dtype=D, device="cpu")
+    lr, lam = 0.1, 0.05
+    with_l2 = Engine("temporal_order", [Run(seed=4, lr=lr, clip=1.0, l2=lam), Run(seed=5, lr=lr, clip=1.0)], **kw)
+    plain = Engine("temporal_order", [Run(seed=4, lr=lr, clip=1.0), Run(seed=5, lr=lr, clip=1.0)], **kw)
+    for _ in range(5):
+        with_l2.step()
+        plain.step()
+        p = plain.params(0)
+        plain.set_params(0, W_rec=p["W_rec"] - lr * lam * p["W_rec"])
+        for r in range(2):
+            for n, t in plain.params(r).items():
+                torch.testing.assert_close(with_l2.params(r)[n], t, rtol=1e-13, atol=0)
+
+
+def test_on_update_sees_every_updates_raw_norm_and_omega():
+    """The hook receives each update's Step: its norms (before clipping) and Ω equal the log's rows
+    at log_every=1, and it is called once per update."""
+    runs = [Run(seed=0, lr=0.05, clip=0.1, alpha=1.0), Run(seed=1, lr=0.05, clip=None)]
+    kw = dict(n_hidden=15, batch_size=4, length=10, dtype=D, device="cpu")
+    seen = []
+    hook = lambda eng, step: seen.append((eng.updates, step.norm.tolist(), step.omega.tolist()))  # noqa: E731
+    res = Engine("temporal_order", runs, **kw).train(6, check_every=6, n_test=20, log_every=1, progress=False,
+                                                     on_update=hook)
+    assert [u for u, _, _ in seen] == list(range(1, 7))
+    assert [x for _, norms, _ in seen for x in norms] == res.log["norm"]
+    assert [x for _, _, om in seen for x in om] == res.log["omega"]
+    assert max(x for _, norms, _ in seen for x in norms) > 0.1  # the norms are the raw ones: above the clip

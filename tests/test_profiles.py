@@ -113,3 +113,37 @@ def test_an_unknown_or_mistyped_parameter_is_refused():
     with pytest.raises(ValueError, match="'lr' must be of type float"):
         pipeline.check_parameters("07_gru_stability", "ci", {"lr": True})
     pipeline.check_parameters("07_gru_stability", "ci", {"lr": 1})  # an int where a float is expected
+
+
+def test_the_chapter_preamble_sets_threads_device_and_draws_from_the_chapters_generator(capsys):
+    import threadpoolctl
+
+    before = torch.get_num_threads()
+    try:
+        ch = profiles.start("ci", 7, threads=1, device="cpu", dtype=torch.float64)
+        assert capsys.readouterr().out == "profile ci, device cpu\n"
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas")
+        x = ch.randn(3, 2)
+        assert x.dtype == torch.float64 and x.device.type == "cpu"
+        assert torch.equal(x, torch.randn(3, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64))
+        assert ch.randn(2, dtype=torch.float32).dtype == torch.float32
+        profiles.start("paper", 0, threads=1, device="cpu", note="live runs: fig7 at 'cpu'")
+        assert capsys.readouterr().out == "profile paper, device cpu; live runs: fig7 at 'cpu'\n"
+        with pytest.raises(ValueError, match="profile"):
+            profiles.start("gpu", 0)
+        with pytest.raises(TypeError, match="dtype"):
+            profiles.start("ci", 0, dtype=torch.int64)
+    finally:
+        torch.set_num_threads(before)
+        threadpoolctl.threadpool_limits(limits=before, user_api="blas")
+
+
+def test_the_profile_comes_from_the_folder_not_the_file(tmp_path, monkeypatch):
+    (tmp_path / "params" / "ci").mkdir(parents=True)
+    (tmp_path / "params" / "ci" / "01_x.yaml").write_text("seed: 3\n")
+    monkeypatch.setattr(profiles, "ROOT", tmp_path)
+    assert profiles.load("01_x", "ci") == {"profile": "ci", "seed": 3}
+    (tmp_path / "params" / "ci" / "01_x.yaml").write_text("profile: paper\nseed: 3\n")
+    with pytest.raises(ValueError, match="sets 'profile'"):
+        profiles.load("01_x", "ci")

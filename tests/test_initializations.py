@@ -1,10 +1,10 @@
-"""reprolib.init: the sigmoid, basic tanh and smart tanh initializations."""
+"""reprolib.initializations: the sigmoid, basic tanh and smart tanh initializations."""
 
 import pytest
 import torch
 
-from reprolib import init
-from reprolib.init import INITS, Params, basic_tanh, initialize, sigmoid, smart_tanh
+from reprolib import initializations
+from reprolib.initializations import INITS, Params, basic_tanh, initialize, sigmoid, smart_tanh
 from reprolib.linear import spectral_radius
 from reprolib.rnn import RNN
 
@@ -124,4 +124,4 @@ def test_bad_types(call, match):
 
 
 def test_constants():
-    assert init.SMART_TANH_NONZERO == 15 and init.SMART_TANH_RHO == 0.95
+    assert initializations.SMART_TANH_NONZERO == 15 and initializations.SMART_TANH_RHO == 0.95
