@@ -8,8 +8,8 @@ parameters), float32, CPU. Its gradients are filled with random numbers of total
 (the paper's average gradient norm); the forward and backward passes are timed apart, (e). Per update:
 
 (a) norm clipping, ``torch.nn.utils.clip_grad_norm_`` on all parameters (threshold 5) — the baseline;
-(b) P_δ of every W_hh (one per layer) with a full SVD (:func:`reprolib.gru.project_spectral_norm`);
-(c) P_δ with :class:`reprolib.gru.TruncatedProjection` in the typical case: W_hh already
+(b) P_δ of every W_hh (one per layer) with a full SVD (:func:`reprolib.projection.project_spectral_norm`);
+(c) P_δ with :class:`reprolib.projection.TruncatedProjection` in the typical case: W_hh already
     projected, 5 singular values at 2 − δ, the rest ≤ 1.2, and SGD steps with
     |η|‖∇_W_hh‖_F = 0.01 (the bounds of Lemma 6 leave s ≈ 5);
 (c2) the same with large steps, |η|‖∇_W_hh‖_F = 1 (the bounds become loose: full SVDs);
@@ -19,7 +19,7 @@ parameters), float32, CPU. Its gradients are filled with random numbers of total
 
 δ = 0.2. Times in ms per update and as ratios to (a). The thread count applies to torch and
 to the BLAS that scipy's ARPACK uses (set through the environment before numpy is imported).
-The measurement itself is :func:`reprolib.gru.measure_update_costs`, which Chapter 7 also runs.
+The measurement itself is :func:`reprolib.update_costs.measure_update_costs`, which Chapter 7 also runs.
 """
 
 import argparse
@@ -37,7 +37,7 @@ import platform  # noqa: E402
 import scipy  # noqa: E402
 import torch  # noqa: E402
 
-from reprolib.gru import measure_update_costs  # noqa: E402
+from reprolib.update_costs import measure_update_costs  # noqa: E402
 
 VOCAB, N, LAYERS, DELTA, GRAD_NORM, THRESHOLD = 10_000, 650, 1, 0.2, 10.0, 5.0
 

@@ -35,12 +35,13 @@
 #    $\rho(J) < 1$ and prevents these explosions (§4.3, Fig. 1);
 # 8. the projection costs about as much as gradient clipping (§4.4, Table 3).
 #
-# Kanai et al. published no code. Everything here is an independent implementation written from the paper's text
-# (`reprolib.gru`): the GRU of eq. (1)–(4) without biases (the reset gate sits *inside* the product,
-# $W_{hh}(r_t \odot h_{t-1})$, unlike `torch.nn.GRU`; both have the same Jacobian at $h = 0$), the projection, its
-# truncated variant, and the training loop of the language model. Every claim closes with a printed check; the book's
-# regression tests compare those lines on every change. Departures from the paper are listed on the
-# [Deviations](../deviations.md) page (U1–U17).
+# Kanai et al. published no code. Everything here is an independent implementation written from the paper's text:
+# the GRU of eq. (1)–(4) without biases (`reprolib.gru`; the reset gate sits *inside* the product,
+# $W_{hh}(r_t \odot h_{t-1})$, unlike `torch.nn.GRU`; both have the same Jacobian at $h = 0$), the stability results
+# (`reprolib.gru_stability`), the projection and its truncated variant (`reprolib.projection`), the training loop of
+# the language model (`reprolib.lm_training`) and the timing of an update (`reprolib.update_costs`). Every claim
+# closes with a printed check; the book's regression tests compare those lines on every change. Departures from the
+# paper are listed on the [Deviations](../deviations.md) page (U1–U17).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "ci"
@@ -70,32 +71,26 @@ bench_reps = 3  # timed repetitions of each update
 
 # %%
 import copy
-import os
 import platform
-
-if threads:  # also the BLAS under numpy and scipy (ARPACK); effective because numpy is not imported yet
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from reprolib import gru as G
-from reprolib import profiles, ptb
+from reprolib import gru_stability, lm_training, profiles, projection, ptb, update_costs
 from reprolib.claims import check
+from reprolib.gru import GRU, GRUCell, GRULanguageModel
 from reprolib.plotting import caption
 
-dev = profiles.setup(seed, threads, device)
-gen = profiles.generator(seed)
 D = torch.float64  # every check of 7.1-7.6 in float64; the language model in lm_dtype
-print(f"profile {profile}, device {dev.type}")
+chapter = profiles.start(profile, seed, threads, device, dtype=D)  # threads: torch's and the BLAS's (ARPACK)
+dev, gen = chapter.device, chapter.gen
 
 
 def gru_cell(W_hh=None):
     """A bias-free GRU cell of n_check units with the paper's initialization (float64), W_hh replaced if given."""
-    cell = G.GRUCell(n_check, n_check, generator=gen, dtype=D)
+    cell = GRUCell(n_check, n_check, generator=gen, dtype=D)
     if W_hh is not None:
         with torch.no_grad():
             cell.W_hh.copy_(W_hh)
@@ -129,14 +124,14 @@ def free_run(cell, h0, steps):
 # Gaussian matrix of spectral norm 3; the Jacobian comes from autograd.
 
 # %%
-W_rand = G.random_matrices("gaussian", n_cells, n_check, 3.0, gen)
+W_rand = gru_stability.random_matrices("gaussian", n_cells, n_check, 3.0, gen)
 fixed, jac_err = [], []
 x0 = torch.zeros(1, n_check, dtype=D)
 for i in range(n_cells):
     for cell in (gru_cell(), gru_cell(W_rand[i])):
         fixed.append(torch.equal(cell(x0, torch.zeros(1, n_check, dtype=D)), torch.zeros(1, n_check, dtype=D)))
         J_auto = torch.autograd.functional.jacobian(lambda h: cell(x0, h[None])[0], torch.zeros(n_check, dtype=D))
-        jac_err.append((J_auto - G.jacobian_at_zero(cell.W_hh.detach())).abs().max().item())
+        jac_err.append((J_auto - gru_stability.jacobian_at_zero(cell.W_hh.detach())).abs().max().item())
 check("7.1-lemma1", f"Lemma 1: f(x = 0, h = 0) = 0 exactly, {len(fixed)} random cells", all(fixed),
       source="Kanai Lemma 1", kind="identity")
 check("7.1-lemma2", "Lemma 2: autograd Jacobian at h = 0 equals W_hh/4 + I/2 (max error < 1e-14)", max(jac_err) < 1e-14,
@@ -155,7 +150,7 @@ for i in range(n_cells):
     cell = gru_cell(W_rand[i])
     v = torch.randn(1, n_check, generator=gen, dtype=D)
     v = v / v.norm()
-    J = G.jacobian_at_zero(cell.W_hh.detach())
+    J = gru_stability.jacobian_at_zero(cell.W_hh.detach())
     with torch.no_grad():
         lin_err.append([(cell(x0, e * v) - e * v @ J.T).norm().item() for e in eps])
 lin_err = np.array(lin_err)  # [cells, eps]
@@ -200,11 +195,11 @@ caption("7.1", "The error of Lemma 2's linear map J h against the true GRU step 
 
 # %%
 lemma3_ok, lemma3_count, worst = True, 0, 0.0
-for kind in G.MATRIX_KINDS:
+for kind in gru_stability.MATRIX_KINDS:
     for n in (2, 5, n_check, 50):
         s1 = 2 * torch.rand(n_matrices, generator=gen, dtype=D).clamp(min=1e-6)
-        W = G.random_matrices(kind, n_matrices, n, s1, gen)
-        rho = torch.linalg.eigvals(W / 4 + torch.eye(n, dtype=D) / 2).abs().amax(-1)  # rho(J), batched
+        W = gru_stability.random_matrices(kind, n_matrices, n, s1, gen)
+        rho = gru_stability.spectral_radius_J(W)  # rho(J) of every matrix
         lemma3_ok &= bool((rho < 1).all() and (rho <= s1 / 4 + 0.5 + 1e-12).all())
         lemma3_count += n_matrices
         worst = max(worst, rho.max().item())
@@ -222,20 +217,20 @@ check("7.2-lemma3", claim, lemma3_ok, source="Kanai Lemma 3", kind="identity", o
 # Theorem 1 is local: states that start near $h = 0$ converge to it when $\sigma_1(W_{hh}) < 2$. We run random cells
 # without input for `T_free` steps from states of norm $10^{-3}$, in three groups of `n_cells` cells with Gaussian
 # $W_{hh}$: (A) $\sigma_1(W_{hh}) = 1.9$; (B) $W_{hh}$ scaled to 0.8 times the critical scale $c^*$ at which
-# $\rho(J) = 1$ (`reprolib.gru.critical_scale`, §7.5): $\rho(J) < 1$ but $\sigma_1 > 2$, outside the constraint; (C)
-# $1.2\,c^*$, so $\rho(J) > 1$. Near $h = 0$ the norm should follow $\rho(J)^t$ (Lemma 2), so we also compare the
-# decay rate measured over the second half of the run with $\rho(J)$.
+# $\rho(J) = 1$ (`reprolib.gru_stability.critical_scale`, §7.5): $\rho(J) < 1$ but $\sigma_1 > 2$, outside the
+# constraint; (C) $1.2\,c^*$, so $\rho(J) > 1$. Near $h = 0$ the norm should follow $\rho(J)^t$ (Lemma 2), so we
+# also compare the decay rate measured over the second half of the run with $\rho(J)$.
 
 # %%
-dirs = G.random_matrices("gaussian", 3 * n_cells, n_check, 1.0, gen)
+dirs = gru_stability.random_matrices("gaussian", 3 * n_cells, n_check, 1.0, gen)
 groups = {"A: sigma1 = 1.9": [1.9 * W for W in dirs[:n_cells]],
-          "B: sigma1 > 2, rho(J) < 1": [0.8 * G.critical_scale(W) * W for W in dirs[n_cells:2 * n_cells]],
-          "C: rho(J) > 1": [1.2 * G.critical_scale(W) * W for W in dirs[2 * n_cells:]]}
+          "B: sigma1 > 2, rho(J) < 1": [0.8 * gru_stability.critical_scale(W) * W for W in dirs[n_cells:2 * n_cells]],
+          "C: rho(J) > 1": [1.2 * gru_stability.critical_scale(W) * W for W in dirs[2 * n_cells:]]}
 h0 = 1e-3 * torch.nn.functional.normalize(torch.randn(1, n_check, generator=gen, dtype=D), dim=1)
 traj, rhos, rates = {}, {}, {}
 for name, Ws in groups.items():
     traj[name] = torch.stack([free_run(gru_cell(W), h0, T_free)[:, 0] for W in Ws], 1)  # [T+1, cells]
-    rhos[name] = np.array([G.spectral_radius_J(W) for W in Ws])
+    rhos[name] = np.array([gru_stability.spectral_radius_J(W) for W in Ws])
     half = T_free // 2
     rates[name] = (traj[name][-1] / traj[name][half]).log().div(T_free - half).exp().numpy()
     s1 = [torch.linalg.matrix_norm(W, 2).item() for W in Ws]
@@ -281,9 +276,9 @@ caption("7.2", "The state norm of random GRU cells run without input from a smal
 # count how often that literal statement fails; [Deviations](../deviations.md) U10.)
 
 # %%
-stack = G.GRU(n_check, n_check, n_layers, generator=gen, dtype=D)
+stack = GRU(n_check, n_check, n_layers, generator=gen, dtype=D)
 with torch.no_grad():
-    for cell, W in zip(stack.cells, G.random_matrices("gaussian", n_layers, n_check, 1.9, gen)):
+    for cell, W in zip(stack.cells, gru_stability.random_matrices("gaussian", n_layers, n_check, 1.9, gen)):
         cell.W_hh.copy_(W)
 x1 = torch.zeros(1, 1, n_check, dtype=D)
 
@@ -295,7 +290,7 @@ def stack_step(H):
 
 Jfull = torch.autograd.functional.jacobian(stack_step, torch.zeros(n_layers * n_check, dtype=D))
 blocks = Jfull.view(n_layers, n_check, n_layers, n_check)
-Js = [G.jacobian_at_zero(c.W_hh.detach()) for c in stack.cells]
+Js = [gru_stability.jacobian_at_zero(c.W_hh.detach()) for c in stack.cells]
 diag_err = max((blocks[l, :, l] - Js[l]).abs().max().item() for l in range(n_layers))
 upper = max(blocks[l, :, m].abs().max().item() for l in range(n_layers) for m in range(l + 1, n_layers))
 rho_full = torch.linalg.eigvals(Jfull).abs().max().item()
@@ -306,8 +301,8 @@ check("7.4-lemma4-blocks", f"Lemma 4: diagonal blocks of the {n_layers}-layer Ja
 check("7.4-lemma4-triangular", "Lemma 4: blocks above the diagonal are 0", upper == 0, source="Kanai Lemma 4",
       kind="identity", line=line, show=False)
 check("7.4-lemma4-radius", "spectral radius of the whole Jacobian = max_l rho(J_l) (difference < 1e-12)",
-      abs(rho_full - max(G.spectral_radius_J(c.W_hh) for c in stack.cells)) < 1e-12, source="Kanai Lemma 4",
-      kind="identity")
+      abs(rho_full - max(gru_stability.spectral_radius_J(c.W_hh) for c in stack.cells)) < 1e-12,
+      source="Kanai Lemma 4", kind="identity")
 
 # %%
 H0 = 1e-3 * torch.nn.functional.normalize(torch.randn(n_layers, 1, n_check, generator=gen, dtype=D), dim=-1)
@@ -316,8 +311,8 @@ with torch.no_grad():
     end_stable = stack(x_free, H0)[1].norm().item()
     top = stack.cells[-1].W_hh
     saved = top.clone()
-    top.copy_(1.2 * G.critical_scale(saved) * saved)  # past the exact boundary: rho(J) > 1
-    rho_top = G.spectral_radius_J(top)
+    top.copy_(1.2 * gru_stability.critical_scale(saved) * saved)  # past the exact boundary: rho(J) > 1
+    rho_top = gru_stability.spectral_radius_J(top)
     end_unstable = stack(x_free, H0)[1].norm().item()
     top.copy_(saved)
 decays, stays = end_stable < 1e-6 * H0.norm().item(), end_unstable > 10 * H0.norm().item()
@@ -326,10 +321,10 @@ check("7.4-stack-decays", "every layer with sigma1 = 1.9: the stacked state deca
 check("7.4-stack-unstable", "top layer with rho(J) > 1: the stacked state does not decay", stays,
       source="Kanai Lemma 4", line=f"top layer with rho(J) = {rho_top:.3f} > 1: ||H_T|| / ||H_0|| = "
       f"{end_unstable / H0.norm().item():.2e}; does not decay: {stays}")
-lit = G.random_matrices("gaussian", n_matrices, n_check, 1.9, gen)
-lit_rho = torch.linalg.eigvals(lit + torch.eye(n_check, dtype=D) / 2).abs().amax(-1)
+lit = gru_stability.random_matrices("gaussian", n_matrices, n_check, 1.9, gen)
+lit_rho = torch.linalg.eigvals(lit + torch.eye(n_check, dtype=D) / 2).abs().amax(-1)  # the literal text: no 1/4
 lit_fails = int((lit_rho >= 1).sum())
-lit_ok = bool((torch.linalg.eigvals(lit / 4 + torch.eye(n_check, dtype=D) / 2).abs().amax(-1) < 1).all())
+lit_ok = bool((gru_stability.spectral_radius_J(lit) < 1).all())
 line = (f"the literal text |lambda_1(W + I/2)| < 1 fails for {lit_fails} of {n_matrices} Gaussian "
         f"W with sigma1 = 1.9; |lambda_1(W/4 + I/2)| < 1 holds for all: {lit_ok}")
 check("7.4-literal-text", "the condition printed after Lemma 4, |lambda_1(W_l,hh + I/2)| < 1, follows from sigma1 < 2",
@@ -361,14 +356,15 @@ check("7.4-with-quarter", "with the factor 1/4, |lambda_1(W/4 + I/2)| < 1 holds 
 kinds = ["gaussian", "orthogonal", "symmetric", "triangular"]
 boundary, frac, ratio = {}, {}, {}
 for kind in kinds:
-    W = G.random_matrices(kind, n_matrices, n_check, 2.0, gen)
-    boundary[kind] = torch.linalg.eigvals(W / 4 + torch.eye(n_check, dtype=D) / 2).abs().amax(-1).numpy()
+    W = gru_stability.random_matrices(kind, n_matrices, n_check, 2.0, gen)
+    boundary[kind] = gru_stability.spectral_radius_J(W).numpy()
     s1 = 4 * torch.rand(n_matrices, generator=gen, dtype=D)
-    W = G.random_matrices(kind, n_matrices, n_check, s1, gen)
-    rho = torch.linalg.eigvals(W / 4 + torch.eye(n_check, dtype=D) / 2).abs().amax(-1)
+    W = gru_stability.random_matrices(kind, n_matrices, n_check, s1, gen)
+    rho = gru_stability.spectral_radius_J(W)
     stable = rho < 1
     frac[kind] = ((s1 >= 2) & stable).sum().item() / stable.sum().item()
-    ratio[kind] = np.array([G.critical_scale(w) * torch.linalg.matrix_norm(w, 2).item() / 2 for w in W[:200]])
+    ratio[kind] = np.array([gru_stability.critical_scale(w) * torch.linalg.matrix_norm(w, 2).item() / 2
+                            for w in W[:200]])
     print(f"{kind:10s}: at sigma1 = 2, rho(J) median {np.median(boundary[kind]):.3f}, max {boundary[kind].max():.4f}; "
           f"stable matrices outside sigma1 < 2: {100 * frac[kind]:.1f} %; c*/(2/sigma1) median {np.median(ratio[kind]):.3f}")
 on_boundary = all((b <= 1 + 1e-12).all() for b in boundary.values())
@@ -422,11 +418,12 @@ caption("7.3", "Left: the spectral radius of J for random matrices of spectral n
 
 # %%
 c = 2 - delta
-W_hat = G.random_matrices("gaussian", 1, n_check, 3.0, gen)[0]
-P = G.project_spectral_norm(W_hat, delta)
+W_hat = gru_stability.random_matrices("gaussian", 1, n_check, 3.0, gen)[0]
+P = projection.project_spectral_norm(W_hat, delta)
 S = torch.linalg.svdvals(W_hat)
 d_P = (W_hat - P).norm().item()
-cands = [G.random_matrices(k, n_matrices // 4, n_check, c * torch.rand(n_matrices // 4, generator=gen, dtype=D), gen)
+cands = [gru_stability.random_matrices(k, n_matrices // 4, n_check,
+                                       c * torch.rand(n_matrices // 4, generator=gen, dtype=D), gen)
          for k in kinds]
 near = P + 0.05 * torch.randn(n_matrices, n_check, n_check, generator=gen, dtype=D)
 near = near * (c / torch.linalg.matrix_norm(near, 2)).clamp(max=1).view(-1, 1, 1)  # pulled back: feasible
@@ -446,11 +443,11 @@ check("7.6-variational", "the variational inequality <W - P, Y - P> <= 0 holds f
 
 # %%
 eq15_err, counts_s = [], []
-for W in G.random_matrices("gaussian", 50, 60, 2.2 + 0.8 * torch.rand(50, generator=gen, dtype=D), gen):
+for W in gru_stability.random_matrices("gaussian", 50, 60, 2.2 + 0.8 * torch.rand(50, generator=gen, dtype=D), gen):
     s = int((torch.linalg.svdvals(W) > c).sum())
-    U, Sk, V = G.top_singular_triplets(W, s)
+    U, Sk, V = projection.top_singular_triplets(W, s)
     trunc = W - (U * (Sk - c)) @ V.T  # eq. (15)
-    eq15_err.append((trunc - G.project_spectral_norm(W, delta)).abs().max().item())
+    eq15_err.append((trunc - projection.project_spectral_norm(W, delta)).abs().max().item())
     counts_s.append(s)
 check("7.6-eq15", f"eq. (15) with the top s triplets = eq. (12)-(14), 50 Gaussian 60 x 60 matrices (s from "
       f"{min(counts_s)} to {max(counts_s)}; max error < 1e-12)", max(eq15_err) < 1e-12, source="Kanai eq. 15",
@@ -473,8 +470,8 @@ check("7.6-eq15", f"eq. (15) with the top s triplets = eq. (12)-(14), 50 Gaussia
 # $\rho(J)$. The paper reports explosions when $\rho(J)$ crossed 1 (iterations 63, 79 and 141), $\rho(J)$ falling
 # below 1 after each, and no crossing with the projection.
 #
-# We train the same model (`reprolib.gru.train_language_model`), from one initialization and with the same dropout
-# masks for both methods, at `n_hidden` units for `iterations` iterations (the `paper` profile: 650 and 500).
+# We train the same model (`reprolib.lm_training.train_language_model`), from one initialization and with the same
+# dropout masks for both methods, at `n_hidden` units for `iterations` iterations (the `paper` profile: 650 and 500).
 # The `ci` run trains in float64 (`lm_dtype`): in float32 the training is chaotic enough that the CPU's kernel path
 # (AVX2 or AVX-512, one thread or two) changed the fourth digit of the numbers printed below, while in float64 they
 # agree on every machine we tried; the `paper` profile trains in float32, as one would on a GPU
@@ -491,14 +488,14 @@ corpus = ptb.load()
 train = ptb.batchify(corpus.train, batch_size)
 print(f"PTB train split: {len(corpus.train):,} tokens, vocabulary {len(corpus.words):,}; "
       f"{ptb.n_batches(train, seq_len, drop_last=True)} segments of {seq_len} x {batch_size}")
-model0 = G.GRULanguageModel(len(corpus.words), n_hidden, generator=profiles.generator(seed), dropout=dropout,
-                            dtype=getattr(torch, lm_dtype), device=dev)
+model0 = GRULanguageModel(len(corpus.words), n_hidden, generator=profiles.generator(seed), dropout=dropout,
+                          dtype=getattr(torch, lm_dtype), device=dev)
 runs = {}
 for method in ("clip", "project"):
-    runs[method] = G.train_language_model(copy.deepcopy(model0), train, iterations, method=method, lr=lr,
-                                          threshold=threshold, delta=delta, seq_len=seq_len,
-                                          generator=profiles.generator(seed + 1), check_projection=True,
-                                          progress=profile != "ci")
+    runs[method] = lm_training.train_language_model(copy.deepcopy(model0), train, iterations, method=method, lr=lr,
+                                                    threshold=threshold, delta=delta, seq_len=seq_len,
+                                                    generator=profiles.generator(seed + 1), check_projection=True,
+                                                    progress=profile != "ci")
     r = runs[method]
     print(f"{method:8s}: stopped early: {r.stopped_at is not None}; cost per token over the last 50 iterations "
           f"{np.nanmean(r.loss[-50:]) / seq_len:.3f}; gradient norm median {np.nanmedian(r.grad_norm):.3f}, "
@@ -508,14 +505,14 @@ for method in ("clip", "project"):
 events = {}
 for method, r in runs.items():
     rho = r.rho_J[:-1, 0]  # rho(J) at the weights each gradient was computed at
-    ex = G.explosions(r.grad_norm, explosion_factor, explosion_window)
-    cross = G.upward_crossings(r.rho_J[:, 0], 1.0)
+    ex = lm_training.explosions(r.grad_norm, explosion_factor, explosion_window)
+    cross = lm_training.upward_crossings(r.rho_J[:, 0], 1.0)
     events[method] = ex
     print(f"{method:8s}: explosions at iterations {ex.tolist()}; rho(J) > 1 at {np.flatnonzero(rho > 1).tolist()}; "
           f"upward crossings of 1 at {cross.tolist()}")
 r = runs["clip"]
 rho = r.rho_J[:-1, 0]
-ex, cross = events["clip"], G.upward_crossings(r.rho_J[:, 0], 1.0)
+ex, cross = events["clip"], lm_training.upward_crossings(r.rho_J[:, 0], 1.0)
 at_unstable = int((rho[ex] > 1).sum())
 check("7.7-explosions-at-crossing", "clipping: every explosion happens at rho(J) > 1",
       len(ex) > 0 and at_unstable == len(ex), source="Kanai §4.3, Fig. 1(a)", verdict="reproduced qualitatively",
@@ -634,20 +631,20 @@ print(f"median step |eta| ||grad W_hh||_F before iteration {first} (first sigma_
 # the full ("naive") SVD, $4.55\times10^4$ s with the truncated SVD, and $4.96\times10^4$ s with gradient clipping,
 # i.e. 1.01 and 0.92 times clipping. Their hardware is in the supplement, which we do not have. We time, on this
 # machine and at the paper's model size (vocabulary 10,000, 650 units, float32, CPU), only the operation in which the
-# methods differ, per update (`reprolib.gru.measure_update_costs`, also run by `benchmarks/bench_projection.py`),
-# plus one forward and backward pass to turn them into per-iteration ratios. Timings change from run to run, so
-# this cell's output is not compared by the regression tests.
+# methods differ, per update (`reprolib.update_costs.measure_update_costs`, also run by
+# `benchmarks/bench_projection.py`), plus one forward and backward pass to turn them into per-iteration ratios.
+# Timings change from run to run, so this cell's output is not compared by the regression tests.
 
 # %% tags=["nbval-ignore-output"]
-rows = G.measure_update_costs(generator=profiles.generator(seed), vocab=bench_vocab, n_hidden=bench_units,
-                              delta=delta, threshold=threshold, reps=bench_reps, seq_len=seq_len, batch_size=batch_size)
-ms = {row["label"][:4].strip(" ("): row["ms"] for row in rows}
-fb = ms["e)"] + ms["d)"]  # forward + backward + SGD step: shared by every method
-per_iter = {k: (fb + ms[k]) / (fb + ms["a)"]) for k in ("a)", "b)", "c)", "c2)", "c3)")}
+rows = update_costs.measure_update_costs(generator=profiles.generator(seed), vocab=bench_vocab, n_hidden=bench_units,
+                                         delta=delta, threshold=threshold, reps=bench_reps, seq_len=seq_len,
+                                         batch_size=batch_size)
+shared = sum(row["ms"] for row in rows if row["shared"])  # SGD step + forward + backward: in every method's iteration
+clip_ms = next(row["ms"] for row in rows if row["method"] == "clip")
+per_iter = {row["key"]: (shared + row["ms"]) / (shared + clip_ms) for row in rows if not row["shared"]}
 lines = ["| update | ms per update | / clipping | per iteration / clipping | notes |", "|---|---|---|---|---|"]
 for row in rows:
-    k = row["label"][:4].strip(" (")
-    it = f"{per_iter[k]:.3f}" if k in per_iter else ""
+    it = f"{per_iter[row['key']]:.3f}" if row["key"] in per_iter else ""
     lines.append(f"| {row['label']} | {row['ms']:.2f} | {row['ratio']:.2f} | {it} | {row['note']} |")
 lines.append("| *paper, Table 3: whole training, naive SVD / truncated SVD / clipping* | | | "
              "*1.012 / 0.917 / 1* | *5.02e4 s / 4.55e4 s / 4.96e4 s* |")

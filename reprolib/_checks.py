@@ -32,6 +32,21 @@ def square(name: str, x) -> torch.Tensor:
     return x
 
 
+def matrix(name: str, W, *, batched: bool = False, real: bool = True) -> torch.Tensor:
+    """Check that ``W`` is a finite square matrix ``[n, n]`` (with ``batched``: or a stack of them,
+    ``[..., n, n]``), real unless ``real`` is False."""
+    if not batched:
+        square(name, W)
+    else:
+        tensor(name, W)
+        if W.ndim < 2 or W.shape[-1] != W.shape[-2]:
+            raise ValueError(f"{name} must be a square matrix [n, n] or a stack of them [..., n, n], "
+                             f"got shape {tuple(W.shape)}")
+    if real and W.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {W.dtype}")
+    return W
+
+
 def is_integer(n) -> bool:
     """``n`` is an ``int`` or a numpy integer, and not a bool."""
     return isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_))
