@@ -335,11 +335,14 @@ class Engine:
             raise ValueError(f"run must be an active run of the engine {self.active}, got {run!r}")
         return self.active.index(run)
 
+    def _check_run(self, run) -> None:
+        if not _checks.is_integer(run) or not 0 <= run < len(self.runs):
+            raise ValueError(f"run must be an index of the engine's {len(self.runs)} runs, got {run!r}")
+
     def params(self, run: int) -> dict[str, torch.Tensor]:
         """A copy of run ``run``'s parameters ``{"W_rec", "W_in", "b", "W_out", "b_out"}`` (its final
         ones once it has stopped)."""
-        if not _checks.is_integer(run) or not 0 <= run < len(self.runs):
-            raise ValueError(f"run must be an index of the engine's {len(self.runs)} runs, got {run!r}")
+        self._check_run(run)
         if run not in self.active:
             return {n: t.clone() for n, t in self._final[run].items()}
         i = self._row(run)
@@ -360,8 +363,7 @@ class Engine:
     def generator(self, run: int, stream: str = "train") -> torch.Generator:
         """A copy of run ``run``'s generator: ``"train"`` draws the minibatches of its next updates,
         ``"test"`` its next test sequences. Drawing from the copy does not advance the run's own."""
-        if not _checks.is_integer(run) or not 0 <= run < len(self.runs):
-            raise ValueError(f"run must be an index of the engine's {len(self.runs)} runs, got {run!r}")
+        self._check_run(run)
         if stream not in ("train", "test"):
             raise ValueError(f"stream must be 'train' or 'test', got {stream!r}")
         g = (self._gens if stream == "train" else self._eval_gens)[run]

@@ -269,10 +269,11 @@ def choices(experiment: str, s: dict) -> dict:
     return out
 
 
-def results_path(experiment: str, profile: str) -> Path:
-    """Where the command writes ``experiment`` at ``profile``: ``results/<experiment>_<profile>.json``."""
+def results_path(experiment: str, profile: str, folder: Path = RESULTS) -> Path:
+    """Where the command writes ``experiment`` at ``profile``: ``<folder>/<experiment>_<profile>.json``
+    (``folder`` is ``results/`` unless ``--results-dir`` says otherwise)."""
     settings(experiment, profile)  # validates both names
-    return RESULTS / f"{experiment}_{profile}.json"
+    return Path(folder) / f"{experiment}_{profile}.json"
 
 
 def load_results(experiment: str, profile: str) -> dict | None:
@@ -386,7 +387,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     s = settings(args.experiment, args.profile)
     folder = results_dir(args.results_dir)  # checked before anything trains
-    out = folder / f"{args.experiment}_{args.profile}.json"
+    out = results_path(args.experiment, args.profile, folder)
     torch.set_num_threads(s["threads"] or torch.get_num_threads())
     start, git = time.perf_counter(), git_state()
     run = {"fig7": fig7, "tables": tables}[args.experiment]
