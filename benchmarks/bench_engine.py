@@ -64,7 +64,7 @@ def sequential(kind, T, runs, updates):
 
 def batched(T, updates, alpha):
     """Run-updates per second of the engine with R runs."""
-    eng = Engine("temporal_order", [Run(seed=s, clip=1.0, alpha=alpha) for s in range(R)], n_hidden=N,
+    eng = Engine("temporal_order", [Run(seed=s, threshold=1.0, alpha=alpha) for s in range(R)], n_hidden=N,
                  batch_size=B, length=T, device="cpu")
     eng.step()  # warm-up
     start = time.perf_counter()

@@ -80,7 +80,7 @@ dev, gen = chapter.device, chapter.gen
 
 def new_engine(length, dtype):
     """One run of the temporal order task with the supplement's settings, in ``dtype``."""
-    run = Run(seed=seed, lr=lr, clip=threshold, clip_kind="norm", alpha=alpha, fallback=True)
+    run = Run(seed=seed, lr=lr, threshold=threshold, clip_kind="norm", alpha=alpha, fallback=True)
     return Engine("temporal_order", [run], init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=length,
                   dtype=dtype, device=dev)
 

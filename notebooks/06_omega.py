@@ -46,7 +46,7 @@ threshold = 1.0  # clipping threshold (supp. 3.1.1)
 alpha = 4.0  # weight of Omega (supp. 3.1.1; the code's default is 2)
 train_dtype = "float64"  # precision of the engine runs of 6.5, 6.6 and 6.8 (float64: the same numbers on every CPU)
 n_test = 1000  # test sequences per evaluation (paper: 10,000)
-check_every = 250  # updates between two evaluations
+test_every = 250  # updates between two evaluations
 N_check = 20  # units of the random networks of 6.1-6.4
 T_check = 30  # sequence length of 6.1-6.4
 B_check = 8  # sequences of 6.1-6.4
@@ -255,11 +255,11 @@ check("6.4-guard-finite", "float32, rho = 0.2: Omega with the 1e-20 guard is fin
 # printed numbers; the `paper` profile trains in float32, as the paper did.
 
 # %%
-grad_runs = [Run(seed=s, lr=lr, clip=threshold, alpha=a) for a in (0.0, alpha) for s in range(n_grad_seeds)]
+grad_runs = [Run(seed=s, lr=lr, threshold=threshold, alpha=a) for a in (0.0, alpha) for s in range(n_grad_seeds)]
 eng = Engine("temporal_order", grad_runs, init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=T_grad,
              dtype=getattr(torch, train_dtype), device=dev)
 P0 = [eng.params(i) for i in range(n_grad_seeds)]  # the initializations (shared by both groups)
-res_grad = eng.train(grad_updates, check_every=grad_updates, n_test=n_test, log_every=grad_updates // 20, progress=False)
+res_grad = eng.train(grad_updates, test_every=grad_updates, n_test=n_test, log_every=grad_updates // 20, progress=False)
 
 u_g, y_g = tasks.temporal_order(n_grad_sequences, T_grad, gen, dtype=D)
 
@@ -347,17 +347,17 @@ check("6.5-omega-vs-init", "with Omega the ratios are closer to 1 than at initia
 # minibatch 20, threshold $\mu = 1$, and $\alpha = 4$ for MSGD-CR. The original code's default is $\alpha = 2$, which
 # the supplement uses only for training on lengths 50–200; at fixed $T$ it states $\alpha = 4$, so we use 4
 # ([Deviations](../deviations.md) C6). MSGD is plain SGD (no clipping; the non-finite fallback of supp. §2.1
-# stays on, Deviations R5). A run is tested every `check_every` updates and stops when fewer than 1 % of the test
+# stays on, Deviations R5). A run is tested every `test_every` updates and stops when fewer than 1 % of the test
 # sequences are wrong (the paper's criterion); at the `ci` profile the test uses `n_test` fresh sequences instead
 # of 10,000, and runs are capped at `max_updates` updates instead of 5M ([Deviations](../deviations.md) R3).
 
 # %%
-methods = {"MSGD": dict(clip=None, alpha=0.0), "MSGD-C": dict(clip=threshold, alpha=0.0), "MSGD-CR": dict(clip=threshold, alpha=alpha)}
+methods = {"MSGD": dict(threshold=None, alpha=0.0), "MSGD-C": dict(threshold=threshold, alpha=0.0), "MSGD-CR": dict(threshold=threshold, alpha=alpha)}
 paper_updates = {"MSGD": 21_000, "MSGD-C": 11_000, "MSGD-CR": 2_000}
 cmp_runs = [Run(seed=s, lr=lr, **kw) for kw in methods.values() for s in range(n_cmp_seeds)]
 eng = Engine("temporal_order", cmp_runs, init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=T_cmp,
              dtype=getattr(torch, train_dtype), device=dev)
-res_cmp = eng.train(max_updates, check_every=check_every, n_test=n_test, log_every=check_every, progress=False)
+res_cmp = eng.train(max_updates, test_every=test_every, n_test=n_test, log_every=test_every, progress=False)
 print(f"trained {len(cmp_runs)} runs, T = {T_cmp}, at most {max_updates} updates, tested on {n_test} sequences")
 
 # %%
@@ -420,7 +420,7 @@ plt.show()
 caption("6.2", "Left: test error of every run against the update index. Right: the update at which each run "
         "passed the test, our mean over the solved runs, and the paper's reported number.",
         profile=profile, T=T_cmp, N=n_hidden, runs_per_method=n_cmp_seeds, batch=batch_size, lr=lr, threshold=threshold, alpha=alpha,
-        n_test=n_test, check_every=check_every, max_updates=max_updates)
+        n_test=n_test, test_every=test_every, max_updates=max_updates)
 
 # %% [markdown]
 # **Verdict.** The runs with $\Omega$ reach the criterion first, in the order of magnitude the paper reports
@@ -428,7 +428,7 @@ caption("6.2", "Left: test error of every run against the update index. Right: t
 # spread widely, some of them using most of the budget of `max_updates` updates (below the paper's 11k at `ci`), so
 # their mean over the solved runs says little against the paper's number; with a few seeds the ordering of MSGD and
 # MSGD-C is not the paper's, and the printed lines say which orderings hold at this run. Our counts are on a grid of
-# `check_every` updates and on fewer test sequences than the paper's ([Deviations](../deviations.md) R3, R4).
+# `test_every` updates and on fewer test sequences than the paper's ([Deviations](../deviations.md) R3, R4).
 
 # %% [markdown]
 # ## 6.7 Schedules of α
@@ -493,7 +493,7 @@ check("6.7-starts-at-alpha0", "every schedule starts at its alpha_0 and keeps it
 # `l2_every` updates and test the runs at the end.
 
 # %%
-l2_runs = [Run(seed=s, lr=lr, clip=threshold, l2=lam) for lam in l2_lambdas for s in range(n_l2_seeds)]
+l2_runs = [Run(seed=s, lr=lr, threshold=threshold, l2=lam) for lam in l2_lambdas for s in range(n_l2_seeds)]
 eng = Engine("temporal_order", l2_runs, init="smart_tanh", n_hidden=n_hidden, batch_size=batch_size, length=T_l2,
              dtype=getattr(torch, train_dtype), device=dev)
 rho = lambda: [linear.spectral_radius(eng.params(i)["W_rec"].double()) for i in range(len(l2_runs))]  # noqa: E731

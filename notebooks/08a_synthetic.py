@@ -31,34 +31,33 @@
 #
 # Training to these criteria takes GPU-days (5M updates at most per run). Each experiment therefore has a
 # command, `python -m reprolib.experiments <fig7|tables> --profile <ci|cpu|paper>`, with three sizes in
-# `params/experiments/`. The `cpu` size finishes on two CPU cores in at most 3 hours. Its results are
+# `params/<profile>/<fig7|tables>.yaml`. The `cpu` size finishes on two CPU cores in at most 3 hours. Its results are
 # committed under `results/` together with their provenance, and this chapter shows them beside a *live* run
-# made during the build. At the `ci` profile the live run is small; with `PROFILE=paper` it is the paper's
-# own experiment. Each table and figure below says which run it comes from.
+# made during the build at the chapter's own profile. At the `ci` profile the live run is small; with
+# `PROFILE=paper` it is the paper's own experiment. Each table and figure below says which run it comes from.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "ci"
 seed = 0
 threads = 1
 device = "auto"
-fig7_profile = "ci"  # size of the live Fig. 7 run (params/experiments/fig7.yaml)
-fig7_overrides = {}  # settings replaced in the live run (the paper smoke test shrinks it)
-tables_profile = "ci"  # size of the live Tables 1-5 run (params/experiments/tables.yaml)
-tables_overrides = {}
+fig7_overrides = {}  # fields of the live Fig. 7 run's settings replaced (the paper smoke test shrinks the run)
+tables_overrides = {}  # the same for the live Tables 1-5 run (params/<profile>/tables.yaml)
 committed = "cpu"  # the committed results shown beside the live runs (results/<experiment>_cpu.json)
 
 # %%
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reprolib import experiments, profiles
+from reprolib import experiments, profiles, settings
 from reprolib.claims import check, not_run
 from reprolib.plotting import caption
 
-dev = profiles.start(profile, seed, threads, device,
-                     note=f"live runs: fig7 at '{fig7_profile}', tables at '{tables_profile}'").device
-fig7_settings = {**experiments.settings("fig7", fig7_profile), **fig7_overrides, "device": device}
-tables_settings = {**experiments.settings("tables", tables_profile), **tables_overrides, "device": device}
+dev = profiles.start(profile, seed, threads, device, note=f"live runs: fig7 at '{profile}', tables at '{profile}'").device
+fig7_settings = dataclasses.replace(settings.load("fig7", profile), **fig7_overrides, device=device)
+tables_settings = dataclasses.replace(settings.load("tables", profile), **tables_overrides, device=device)
 
 INIT_NAMES = {"sigmoid": "sigmoid", "basic_tanh": "basic tanh", "smart_tanh": "smart tanh"}
 COLORS = {"MSGD": "tab:gray", "MSGD-C": "tab:blue", "MSGD-CR": "tab:red"}
@@ -87,12 +86,12 @@ def describe(prov):
               f"{c['loss']}; Omega {c['omega_form']}-form, {c['omega_norms']} norms; {c['dtype']}")
 
 
-def success_table(rows, settings):
+def success_table(rows, s):
     """Print Fig. 7's points: success rate and median updates to success per (init, T, method)."""
     rates = experiments.success_rates(rows)
-    methods = settings["methods"]
+    methods = s.methods
     print(f"{'init':<11} {'T':>4} " + " ".join(f"{m:>21}" for m in methods))
-    for init_name, lengths in settings["inits"].items():
+    for init_name, lengths in s.inits.items():
         for T in lengths:
             cells = []
             for m in methods:
@@ -103,27 +102,26 @@ def success_table(rows, settings):
     return rates
 
 
-def plot_fig7(rates, settings, label, what):
+def plot_fig7(rates, s, label, what):
     """Fig. 7: success rate (% of runs) against the sequence length T, one panel per initialization."""
-    inits = list(settings["inits"])
+    inits = list(s.inits)
     fig, axes = plt.subplots(1, len(inits), figsize=(4.2 * len(inits), 3.4), sharey=True, squeeze=False)
     for ax, init_name in zip(axes[0], inits):
-        Ts = settings["inits"][init_name]
-        for k, m in enumerate(settings["methods"]):
+        Ts = s.inits[init_name]
+        for k, m in enumerate(s.methods):
             y = [100 * rates[(init_name, T, m)]["rate"] for T in Ts]
             ax.plot(Ts, np.array(y) + (k - 1) * 1.5, "o-", color=COLORS[m], label=m, ms=5)  # small offsets: ties stay visible
         ax.set(title=f"{INIT_NAMES[init_name]} initialization", xlabel="sequence length T (steps)", ylim=(-8, 108))
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("success rate (% of runs)")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=len(settings["methods"]), frameon=False)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=len(s.methods), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     plt.show()
-    s = settings
     caption(label, f"Rate of success on the temporal order task against the sequence length ({what}). A run succeeds "
             "when fewer than 1 % of 10,000 fresh test sequences are misclassified (fewer than 1 % of n_test here); "
             "lines are offset by ±1.5 points so that equal rates stay visible.",
-            N=s["n_hidden"], lr=s["lr"], clip=s["clip"], alpha=s["alpha"], seeds=s["seeds"], batch=s["batch_size"],
-            max_updates=s["max_updates"], n_test=s["n_test"])
+            N=s.n_hidden, lr=s.lr, threshold=s.threshold, alpha=s.alpha, seeds=s.seeds, batch=s.batch_size,
+            max_updates=s.max_updates, n_test=s.n_test)
 
 
 # %% [markdown]
@@ -168,7 +166,7 @@ if fig7_cpu is None:
     raise FileNotFoundError(f"{experiments.results_path('fig7', committed)} is missing; regenerate it with "
                             f"`python -m reprolib.experiments fig7 --profile {committed}`")
 describe(fig7_cpu["provenance"])
-cpu_s = fig7_cpu["provenance"]["settings"]
+cpu_s = settings.recorded("fig7", fig7_cpu["provenance"])  # typed, as the live run's settings
 cpu_rates = success_table(fig7_cpu["runs"], cpu_s)
 
 # %%
@@ -181,10 +179,10 @@ plot_fig7(cpu_rates, cpu_s, "8a.1", f"committed `{committed}` run: `results/fig7
 # does not count as a check.
 
 # %%
-def compare(rows, settings):
+def compare(rows, s):
     """The paper's claims about Fig. 7, measured on the rows of one run."""
     rates = experiments.success_rates(rows)
-    inits, methods = settings["inits"], settings["methods"]
+    inits, methods = s.inits, s.methods
     pairs = [(i, T) for i, Ts in inits.items() for T in Ts]
     rate = lambda i, T, m: rates[(i, T, m)]["rate"]  # noqa: E731
     total = {m: sum(rates[(i, T, m)]["solved"] for i, T in pairs) for m in methods}
@@ -199,9 +197,9 @@ def compare(rows, settings):
               line=f"{a} solves at least as many runs as {b} at {ge} of {len(pairs)} (init, T) points, more at {gt}")
     if {"MSGD", "MSGD-C"} <= set(methods):  # same seed: same network and data; if clipping never acts, the same run
         end = {(r["init"], r["T"], r["method"], r["seed"]): (r["updates"], r["error"]) for r in rows}
-        same = sum(end[(i, T, "MSGD", s)] == end[(i, T, "MSGD-C", s)] for i, T in pairs for s in range(settings["seeds"]))
+        same = sum(end[(i, T, "MSGD", seed)] == end[(i, T, "MSGD-C", seed)] for i, T in pairs for seed in range(s.seeds))
         print(f"MSGD and MSGD-C runs of the same seed with identical outcomes (updates, test error): {same} of "
-              f"{len(pairs) * settings['seeds']}")
+              f"{len(pairs) * s.seeds}")
     longest = {m: {i: max([T for T in Ts if rate(i, T, m) > 0], default=None) for i, Ts in inits.items()} for m in methods}
     for m in methods:
         print(f"longest T with a success, {m}: " + ", ".join(f"{INIT_NAMES[i]} {longest[m][i]}" for i in inits))
@@ -268,7 +266,7 @@ live_rows = experiments.fig7(fig7_settings, progress=profile != "ci")  # bars fo
 live_rates = success_table(live_rows, fig7_settings)
 
 # %%
-plot_fig7(live_rates, fig7_settings, "8a.2", f"live run of this build at the `{fig7_profile}` profile")
+plot_fig7(live_rates, fig7_settings, "8a.2", f"live run of this build at the `{profile}` profile")
 
 # %% [markdown]
 # ## 8a.4 Supplementary Tables 1-5
@@ -294,7 +292,7 @@ plot_fig7(live_rates, fig7_settings, "8a.2", f"live run of this build at the `{f
 # says which.
 
 # %%
-def show_tables(entries, settings, who):
+def show_tables(entries, who):
     """Print each table: the paper's row (its lengths) and ours (our lengths), error in % of the test sequences."""
     shown = set()
     for e in entries:
@@ -321,7 +319,7 @@ if tables_cpu is None:
                 reason=f"no committed `{committed}` run of the tables; the ci run cannot learn the tasks")
 else:
     describe(tables_cpu["provenance"])
-    show_tables(experiments.table_rows(tables_cpu["runs"]), tables_cpu["provenance"]["settings"], committed)
+    show_tables(experiments.table_rows(tables_cpu["runs"]), committed)
 
 # %% [markdown]
 # The live run of the tables at this build's profile follows. At `ci` each model trains for 400 updates on
@@ -331,7 +329,7 @@ else:
 
 # %%
 live_tables = experiments.tables(tables_settings, progress=profile != "ci")
-show_tables(experiments.table_rows(live_tables), tables_settings, "ours")
+show_tables(experiments.table_rows(live_tables), "ours")
 
 # %% [markdown]
 # ## 8a.5 Agreement with the paper

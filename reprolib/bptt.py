@@ -258,24 +258,24 @@ def gradients(P, batch: Batch, sigma: str, head_kind: str, alpha: torch.Tensor, 
     return grads, loss, value
 
 
-def clip_and_step(P, grads, lr, clip, elementwise, fallback) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Clip each run's gradient (per-run threshold ``clip``, ``inf`` for none), apply the
+def clip_and_step(P, grads, lr, threshold, elementwise, fallback) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clip each run's gradient (per-run ``threshold``, ``inf`` for none), apply the
     fallback, and take the SGD step in place. Returns ``(norm, clipped, fallback_used)`` [R]."""
     sq = sum(grads[n].pow(2).flatten(1).sum(1) for n in NAMES)
     norm = sq.sqrt()
-    over = norm >= clip
+    over = norm >= threshold
     clipped = over & ~elementwise
-    scale = torch.where(clipped, clip / norm, torch.ones_like(norm))
+    scale = torch.where(clipped, threshold / norm, torch.ones_like(norm))
     bad = fallback & ~((norm >= 0) & (norm <= clipping.NONFINITE_LIMIT))
     for n in NAMES:
         shape = (-1,) + (1,) * (grads[n].ndim - 1)
         g = grads[n] * scale.view(shape)
         if bool(elementwise.any()):
-            c = clip.view(shape)
+            c = threshold.view(shape)
             g = torch.where(elementwise.view(shape), torch.maximum(torch.minimum(g, c), -c), g)
         if bool(bad.any()):
             repl = clipping.FALLBACK_SCALE * P[n] if n == "W_rec" else torch.zeros_like(g)
             g = torch.where(bad.view(shape), repl, g)
         P[n].sub_(lr.view(shape) * g)
-    clipped = clipped | (elementwise & (torch.stack([grads[n].abs().flatten(1).amax(1) for n in NAMES]).amax(0) > clip))
+    clipped = clipped | (elementwise & (torch.stack([grads[n].abs().flatten(1).amax(1) for n in NAMES]).amax(0) > threshold))
     return norm, clipped & ~bad, bad

@@ -32,6 +32,7 @@ is the readable one, :mod:`reprolib.reference`.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import math
 import os
@@ -105,7 +106,7 @@ class Run:
         seed: seeds the run's generator (initialization, then minibatches), in [0, 2**31); the run's
             test sequences come from a generator seeded with ``seed + 2**31`` (:data:`EVAL_SEED_OFFSET`).
         lr: learning rate of plain SGD (supp. §3.1: 0.01).
-        clip: clipping threshold, or ``None`` for no clipping (MSGD).
+        threshold: clipping threshold, or ``None`` for no clipping (MSGD).
         clip_kind: ``"norm"`` (Algorithm 1) or ``"elementwise"``.
         alpha: weight of Ω, a number or an :class:`reprolib.omega.AlphaSchedule` of the update index;
             0 for no Ω (MSGD-C), > 0 for MSGD-CR.
@@ -117,7 +118,7 @@ class Run:
 
     seed: int
     lr: float = 0.01
-    clip: float | None = 1.0
+    threshold: float | None = 1.0
     clip_kind: str = "norm"
     alpha: float | omega.AlphaSchedule = 0.0
     fallback: bool = True
@@ -129,8 +130,8 @@ class Run:
             raise ValueError(f"seed must be in [0, 2**31), got {self.seed}: torch's CPU generator keeps only the low "
                              f"32 bits of a seed, and seed + 2**31 seeds the run's test sequences")
         _checks.positive_float("lr", self.lr)
-        if self.clip is not None:
-            _checks.positive_float("clip", self.clip)
+        if self.threshold is not None:
+            _checks.positive_float("threshold", self.threshold)
         if self.clip_kind not in CLIP_KINDS:
             raise ValueError(f"clip_kind must be one of {CLIP_KINDS}, got {self.clip_kind!r}")
         if not isinstance(self.alpha, omega.AlphaSchedule):
@@ -235,8 +236,6 @@ class Engine:
         """Every modelling choice of this engine that changes the numbers, for a results file's provenance:
         the task and its variant, the initialization and its variant, the loss (head and reduction),
         Ω's form, norms and reduction, the dtype."""
-        import inspect
-
         def default(fn, name):
             p = inspect.signature(fn).parameters.get(name)
             return None if p is None or p.default is inspect.Parameter.empty else p.default
@@ -263,21 +262,21 @@ class Engine:
         runs = [self.runs[r] for r in ids]
         as_t = lambda xs, dt=self.dtype: torch.tensor(xs, dtype=dt, device=self.device)  # noqa: E731
         lr = as_t([r.lr for r in runs])
-        clip = as_t([math.inf if r.clip is None else r.clip for r in runs])
-        elementwise = as_t([r.clip is not None and r.clip_kind == "elementwise" for r in runs], torch.bool)
+        threshold = as_t([math.inf if r.threshold is None else r.threshold for r in runs])
+        elementwise = as_t([r.threshold is not None and r.clip_kind == "elementwise" for r in runs], torch.bool)
         fallback = as_t([r.fallback for r in runs], torch.bool)
         alpha = as_t([r.alpha_at(self.updates) for r in runs])
-        return lr, clip, elementwise, fallback, alpha
+        return lr, threshold, elementwise, fallback, alpha
 
     # ------------------------------------------------------------------ one update
     def step(self, omega_value: bool = True) -> Step:
         """One SGD update of every active run (Ω is computed for the record only if ``omega_value``)."""
         ids = self.active
-        lr, clip, elementwise, fallback, alpha = self._per_run(ids)
+        lr, threshold, elementwise, fallback, alpha = self._per_run(ids)
         batch = self._batch(ids, self._gens, self.batch_size, self.length)
         grads, loss, value = gradients(self._P, batch, self.sigma, self.task.head, alpha, self.omega_form,
                                        self.omega_norms, self._workspace, omega_value)
-        norm, clipped, bad = clip_and_step(self._P, grads, lr, clip, elementwise, fallback)
+        norm, clipped, bad = clip_and_step(self._P, grads, lr, threshold, elementwise, fallback)
         l2 = [self.runs[r].l2 for r in ids]
         if any(l2):  # the L2 penalty's step, after the clipped one (Run.l2)
             self._P["W_rec"].mul_((1 - lr * torch.tensor(l2, dtype=self.dtype, device=self.device)).view(-1, 1, 1))
@@ -483,12 +482,12 @@ class Engine:
         write_atomic(path, out.getvalue())
 
     # ------------------------------------------------------------------ the loop
-    def train(self, max_updates: int, *, check_every: int = 1000, n_test: int = tasks.N_TEST,
+    def train(self, max_updates: int, *, test_every: int = 1000, n_test: int = tasks.N_TEST,
               criterion: str = "paper", log_every: int = 100, checkpoint=None, checkpoint_every: int = 1000,
               progress: bool = True, on_update=None) -> Result:
         """Train every run until it passes the test or ``max_updates`` updates are done.
 
-        Every ``check_every`` updates each active run is tested on ``n_test`` fresh sequences
+        Every ``test_every`` updates each active run is tested on ``n_test`` fresh sequences
         and stops when :func:`reprolib.tasks.solved` says so (``criterion`` ``"paper"``: < 1 %
         wrong; ``"code"``: none wrong). Every ``log_every`` updates a row per run is logged.
         With ``checkpoint`` (a path), the state is saved every ``checkpoint_every`` updates and,
@@ -502,7 +501,7 @@ class Engine:
         if on_update is not None and not callable(on_update):
             raise TypeError(f"on_update must be callable, got {type(on_update).__name__}")
         _checks.positive_int("max_updates", max_updates, minimum=0)
-        _checks.positive_int("check_every", check_every)
+        _checks.positive_int("test_every", test_every)
         _checks.positive_int("log_every", log_every)
         _checks.positive_int("checkpoint_every", checkpoint_every)
         if criterion not in tasks.CRITERIA:
@@ -533,7 +532,7 @@ class Engine:
                 on_update(self, step)
             if self.updates % log_every == 0:
                 self._record(step)
-            if self.updates % check_every == 0 or self.updates == max_updates:
+            if self.updates % test_every == 0 or self.updates == max_updates:
                 self._test(n_test, criterion)
                 bar.set_postfix(solved=f"{sum(s is not None for s in self.solved_at)}/{len(self.runs)}")
             if checkpoint is not None and self.updates % checkpoint_every == 0:

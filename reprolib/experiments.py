@@ -4,8 +4,9 @@
     python -m reprolib.experiments tables --profile cpu   (writes results/tables_cpu.json)
     [--results-dir DIR]   (another folder for the results file and its checkpoints/)
 
-The settings of each profile live in ``params/experiments/<experiment>.yaml`` (``ci``:
-seconds, a smoke test; ``cpu``: at most 3 hours on 2 cores; ``paper``: the papers' budget).
+The settings of each profile live in ``params/<profile>/<experiment>.yaml`` (``ci``: seconds, a
+smoke test; ``cpu``: at most 3 hours on 2 cores; ``paper``: the papers' budget), typed by
+:mod:`reprolib.settings`.
 The results file holds every run's outcome and its provenance: the command, the profile and
 its settings, the git commit, the package versions, the machine, the training time (summed
 over resumed invocations) and the wall time of the last invocation, and the seeds.
@@ -17,30 +18,23 @@ each engine's sessions, so it says which rows were computed by earlier invocatio
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-import yaml
 
-from . import _checks, omega, tasks
-from . import initializations
+from . import profiles, provenance, settings
 from .engine import Engine, Run
 from .files import write_atomic
 from .profiles import ROOT
+from .settings import METHODS
 
-EXPERIMENTS = ("fig7", "tables")
-PROFILES = ("ci", "cpu", "paper")
 RESULTS = ROOT / "results"
-#: the three methods of Fig. 7: plain SGD, with norm clipping, with clipping and Ω
-METHODS = ("MSGD", "MSGD-C", "MSGD-CR")
 #: the supplement's Tables 1-5 (error in % of 10,000 test sequences, by test length T) and the
 #: temporal-order claim of supp. §3.1.1 ("in all cases 0 sequences were misclassified"), as printed
 PAPER_TABLES = {
@@ -57,129 +51,13 @@ PAPER_TABLES = {
 }
 
 
-def settings(experiment: str, profile: str) -> dict:
-    """The settings of ``experiment`` at ``profile`` from ``params/experiments/<experiment>.yaml``,
-    checked by :func:`check_settings`."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    path = ROOT / "params" / "experiments" / f"{experiment}.yaml"
-    with open(path) as f:
-        data = yaml.safe_load(f)
-    if not isinstance(data, dict) or not isinstance(data.get(profile), dict):
-        raise ValueError(f"{path.relative_to(ROOT)} must map the profile {profile!r} to its settings")
-    return check_settings(experiment, data[profile], where=f"{path.relative_to(ROOT)}, profile {profile}")
-
-
-def _int(minimum: int = 1):
-    return lambda key, v: _checks.positive_int(key, v, minimum)
-
-
-def _real(strict: bool = True):
-    return lambda key, v: _checks.positive_float(key, v, strict)
-
-
-def _one_of(options):
-    def check(key, v):
-        if v not in options:
-            raise ValueError(f"{key} must be one of {tuple(options)}, got {v!r}")
-    return check
-
-
-def _lengths(minimum: int = 1):
-    def check(key, v):
-        if not isinstance(v, list) or not v:
-            raise ValueError(f"{key} must be a non-empty list of lengths, got {v!r}")
-        for T in v:
-            _checks.positive_int(f"{key} entries", T, minimum)
-    return check
-
-
-def _train_length(minimum: int = 1):
-    def check(key, v):
-        if isinstance(v, list):
-            if len(v) != 2 or not all(_checks.is_integer(T) and minimum <= T for T in v) or v[0] > v[1]:
-                raise ValueError(f"{key} must be a length >= {minimum} or a [min, max] range of them, got {v!r}")
-        else:
-            _checks.positive_int(key, v, minimum)
-    return check
-
-
-def _inits(key, v):
-    if not isinstance(v, dict) or not v:
-        raise ValueError(f"{key} must map initializations to lists of lengths, got {v!r}")
-    for name, lengths in v.items():
-        _one_of(initializations.INITS)(f"{key} names", name)
-        _lengths(tasks.MIN_LENGTH)(f"{key}[{name!r}]", lengths)
-
-
-def _methods(key, v):
-    if not isinstance(v, list) or not v or len(set(v)) != len(v):
-        raise ValueError(f"{key} must be a non-empty list of distinct methods of {METHODS}, got {v!r}")
-    for m in v:
-        _one_of(METHODS)(f"{key} entries", m)
-
-
-def _device(key, v):
-    if not isinstance(v, str):
-        raise TypeError(f"{key} must be a device name such as 'auto', 'cpu' or 'cuda:0', got {v!r}")
-    _checks.device(v)
-
-
-_MODEL = {"table": _int(0), "task": _one_of(tasks.TASKS), "init": _one_of(initializations.INITS), "n_hidden": _int(),
-          "lr": _real(), "clip": _real(), "alpha": _real(strict=False), "train": _train_length(),
-          "criterion": _one_of(tasks.CRITERIA), "test": _lengths()}
-
-
-def _models(key, v):
-    if not isinstance(v, list) or not v:
-        raise ValueError(f"{key} must be a non-empty list of models, got {v!r}")
-    for k, m in enumerate(v):
-        _keys(f"{key}[{k}]", m, _MODEL)
-        shortest = tasks.get_task(m["task"]).min_length  # and each task's own shortest length
-        _keys(f"{key}[{k}] ({m['task']})", {n: m[n] for n in ("train", "test")},
-              {"train": _train_length(shortest), "test": _lengths(shortest)})
-
-
-_COMMON = {"seeds": _int(), "max_updates": _int(), "check_every": _int(), "n_test": _int(), "batch_size": _int(),
-           "omega_form": _one_of(omega.FORMS), "threads": _int(0), "device": _device}
-#: every key of an experiment's settings and its check
-SCHEMA = {"fig7": {**_COMMON, "inits": _inits, "methods": _methods, "criterion": _one_of(tasks.CRITERIA),
-                   "n_hidden": _int(), "lr": _real(), "clip": _real(), "alpha": _real(strict=False)},
-          "tables": {**_COMMON, "models": _models}}
-
-
-def _keys(where: str, s, schema: dict) -> None:
-    if not isinstance(s, dict):
-        raise ValueError(f"{where} must be a mapping of settings, got {s!r}")
-    missing, unknown = sorted(set(schema) - set(s)), sorted(set(s) - set(schema))
-    if missing or unknown:
-        raise ValueError(f"{where}: " + "; ".join(
-            ([f"missing keys {missing}"] if missing else []) + ([f"unknown keys {unknown}"] if unknown else [])))
-    for key, check in schema.items():
-        try:
-            check(key, s[key])
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"{where}: {err}") from None
-
-
-def check_settings(experiment: str, s: dict, where: str = "settings") -> dict:
-    """``s`` if it holds exactly the keys of :data:`SCHEMA` for ``experiment``, each of the right type
-    and range; otherwise a ``ValueError``/``TypeError`` naming ``where`` (the file) and the key."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
-    _keys(where, s, SCHEMA[experiment])
-    return s
-
-
-def method_run(method: str, seed: int, s: dict) -> Run:
+def method_run(method: str, seed: int, s: settings.Fig7) -> Run:
     """The :class:`Run` of one method of Fig. 7 (same seed ⇒ same initialization and data for every method)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    clip = None if method == "MSGD" else s["clip"]
-    alpha = s["alpha"] if method == "MSGD-CR" else 0.0
-    return Run(seed=seed, lr=s["lr"], clip=clip, alpha=alpha)
+    threshold = None if method == "MSGD" else s.threshold
+    alpha = s.alpha if method == "MSGD-CR" else 0.0
+    return Run(seed=seed, lr=s.lr, threshold=threshold, alpha=alpha)
 
 
 def _tag(obj) -> str:
@@ -187,84 +65,88 @@ def _tag(obj) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _train(eng: Engine, s: dict, criterion: str, ckpt: Path | None, progress: bool):
-    """Train an engine with the test and checkpoint cadence of the settings ``s``."""
-    return eng.train(s["max_updates"], check_every=s["check_every"], n_test=s["n_test"], criterion=criterion,
-                     log_every=s["check_every"], checkpoint=ckpt, checkpoint_every=s["check_every"], progress=progress)
+def _checked(experiment: str, s) -> settings.Sweep:
+    if experiment not in settings.EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {tuple(settings.EXPERIMENTS)}, got {experiment!r}")
+    cls = settings.EXPERIMENTS[experiment]
+    if not isinstance(s, cls):
+        raise TypeError(f"s must be {experiment} settings (reprolib.settings.{cls.__name__}, from settings.load), "
+                        f"got {type(s).__name__}")
+    return s
 
 
-def fig7(s: dict, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
+def _train(eng: Engine, s: settings.Sweep, criterion: str, ckpt: Path | None, progress: bool):
+    """Train an engine with the three cadences of the settings ``s``."""
+    return eng.train(s.max_updates, test_every=s.test_every, n_test=s.n_test, criterion=criterion,
+                     log_every=s.log_every, checkpoint=ckpt, checkpoint_every=s.checkpoint_every, progress=progress)
+
+
+def fig7(s: settings.Fig7, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
     """Train every (initialization, length, method, seed) of the settings ``s``; one row per run.
 
     One engine per (initialization, length) trains all methods × seeds at once.
     """
-    check_settings("fig7", s)
+    _checked("fig7", s)
     rows = []
-    tag = _tag(s)
-    for init_name, lengths in s["inits"].items():
+    tag = _tag(s.to_dict())
+    for init_name, lengths in s.inits.items():
         for T in lengths:
-            _checks.positive_int("length", T)
-            runs = [method_run(m, seed, s) for m in s["methods"] for seed in range(s["seeds"])]
-            eng = Engine("temporal_order", runs, init=init_name, n_hidden=s["n_hidden"], batch_size=s["batch_size"],
-                         length=T, omega_form=s["omega_form"], device=s["device"])
+            runs = [method_run(m, seed, s) for m in s.methods for seed in range(s.seeds)]
+            eng = Engine("temporal_order", runs, init=init_name, n_hidden=s.n_hidden, batch_size=s.batch_size,
+                         length=T, omega_form=s.omega_form, device=s.device)
             ckpt = None if checkpoints is None else checkpoints / f"fig7_{init_name}_T{T}_{tag}.pt"
-            res = _train(eng, s, s["criterion"], ckpt, progress)
+            res = _train(eng, s, s.criterion, ckpt, progress)
             for i, run in enumerate(runs):
-                rows.append({"init": init_name, "T": T, "method": s["methods"][i // s["seeds"]], "seed": run.seed,
+                rows.append({"init": init_name, "T": T, "method": s.methods[i // s.seeds], "seed": run.seed,
                              "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
                              "error": res.error[i], "engine": f"{init_name}_T{T}",
                              "engine_seconds": round(res.seconds, 1), "sessions": res.sessions})
     return rows
 
 
-#: the keys of one model of :func:`tables`
-MODEL_KEYS = set(_MODEL)
-
-
-def tables(s: dict, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
+def tables(s: settings.Tables, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
     """Train the models of the supplement's Tables 1-5 and test them at other lengths; one row per run.
 
-    Each entry of ``s["models"]`` trains ``s["seeds"]`` runs of one task (MSGD-C, or MSGD-CR when
-    its ``alpha`` > 0) on lengths ``train`` (an int or a ``[min, max]`` range drawn per minibatch)
-    until the test ``criterion`` is met, then tests every run's final network on ``n_test`` fresh
-    sequences of each length in ``test``.
+    Each model of ``s.models`` (:class:`reprolib.settings.Model`) trains ``s.seeds`` runs of one task
+    (MSGD-C, or MSGD-CR when its ``alpha`` > 0) on lengths ``train`` (an int or a ``(min, max)`` range
+    drawn per minibatch) until the test ``criterion`` is met, then tests every run's final network on
+    ``n_test`` fresh sequences of each length in ``test``.
     """
-    check_settings("tables", s)
+    _checked("tables", s)
     rows = []
-    for m in s["models"]:
-        tag = _tag([m, {key: v for key, v in s.items() if key != "models"}])
-        train = tuple(m["train"]) if isinstance(m["train"], list) else m["train"]
-        runs = [Run(seed=seed, lr=m["lr"], clip=m["clip"], alpha=m["alpha"]) for seed in range(s["seeds"])]
-        make = lambda: Engine(m["task"], runs, init=m["init"], n_hidden=m["n_hidden"],  # noqa: E731
-                              batch_size=s["batch_size"], length=train, omega_form=s["omega_form"], device=s["device"])
+    common = {key: v for key, v in s.to_dict().items() if key != "models"}
+    for m in s.models:
+        tag = _tag([dataclasses.asdict(m), common])
+        runs = [Run(seed=seed, lr=m.lr, threshold=m.threshold, alpha=m.alpha) for seed in range(s.seeds)]
+        make = lambda: Engine(m.task, runs, init=m.init, n_hidden=m.n_hidden,  # noqa: E731
+                              batch_size=s.batch_size, length=m.train, omega_form=s.omega_form, device=s.device)
         eng = make()
-        name = f"{m['task']}_T{'-'.join(map(str, m['train'])) if isinstance(train, tuple) else train}"
-        ckpt = None if checkpoints is None else checkpoints / f"tables_{name}_{tag}.pt"
-        res = _train(eng, s, m["criterion"], ckpt, progress)
+        ckpt = None if checkpoints is None else checkpoints / f"tables_{m.name}_{tag}.pt"
+        res = _train(eng, s, m.criterion, ckpt, progress)
         tester = make()  # a fresh engine: test generators start again from each run's test seed
         tester.load_params(res.params)
-        test = {T: [w / s["n_test"] for w in tester.evaluate(s["n_test"], length=T).tolist()] for T in m["test"]}
+        test = {T: [w / s.n_test for w in tester.evaluate(s.n_test, length=T).tolist()] for T in m.test}
+        train = list(m.train) if isinstance(m.train, tuple) else m.train
         for i, run in enumerate(runs):
-            rows.append({"table": m["table"], "task": m["task"], "init": m["init"], "n_hidden": m["n_hidden"],
-                         "train": m["train"], "seed": run.seed, "solved": res.solved_at[i] is not None,
+            rows.append({"table": m.table, "task": m.task, "init": m.init, "n_hidden": m.n_hidden,
+                         "train": train, "seed": run.seed, "solved": res.solved_at[i] is not None,
                          "updates": res.solved_at[i], "error": res.error[i],
-                         "test": {str(T): errs[i] for T, errs in test.items()}, "engine": name,
+                         "test": {str(T): errs[i] for T, errs in test.items()}, "engine": m.name,
                          "engine_seconds": round(res.seconds, 1), "sessions": res.sessions})
     return rows
 
 
-def choices(experiment: str, s: dict) -> dict:
+def choices(experiment: str, s: settings.Sweep) -> dict:
     """The modelling choices behind each engine of ``experiment`` with settings ``s`` (task and
     initialization variants, loss, Ω's form, norms and reduction, dtype; :meth:`Engine.choices`),
     keyed ``"<task> / <init>"``: what a results file records besides the settings."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
-    pairs = ([("temporal_order", i) for i in s["inits"]] if experiment == "fig7"
-             else [(m["task"], m["init"]) for m in s["models"]])
+    _checked(experiment, s)
+    pairs = ([("temporal_order", i) for i in s.inits] if experiment == "fig7"
+             else [(m.task, m.init) for m in s.models])
     out = {}
     for task, init in pairs:
-        eng = Engine(task, [Run(seed=0, lr=1.0)], init=init, n_hidden=s.get("n_hidden", 50), batch_size=1, length=10,
-                     omega_form=s["omega_form"], device="cpu")
+        eng = Engine(task, [Run(seed=0, lr=1.0)], init=init, n_hidden=50, batch_size=1, length=10,
+                     omega_form=s.omega_form, device="cpu")
         out[f"{task} / {init}"] = eng.choices()
     return out
 
@@ -272,7 +154,7 @@ def choices(experiment: str, s: dict) -> dict:
 def results_path(experiment: str, profile: str, folder: Path = RESULTS) -> Path:
     """Where the command writes ``experiment`` at ``profile``: ``<folder>/<experiment>_<profile>.json``
     (``folder`` is ``results/`` unless ``--results-dir`` says otherwise)."""
-    settings(experiment, profile)  # validates both names
+    settings.load(experiment, profile)  # validates both names
     return Path(folder) / f"{experiment}_{profile}.json"
 
 
@@ -326,28 +208,13 @@ def table_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def git_state() -> dict:
-    """The commit of the checkout and whether tracked files differ from it (taken when a run starts)."""
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return "unknown"
-
-    return {"git_commit": git("rev-parse", "HEAD"),
-            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no"))}
-
-
-def provenance(command: list[str], profile: str, s: dict, seconds: float, git: dict | None = None) -> dict:
-    """Where a results file comes from (``git``: :func:`git_state` at the start of the run)."""
-    import numpy
-
-    return {"command": " ".join(command), "profile": profile, "settings": s, **(git or git_state()),
-            "python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "machine": f"{platform.machine()}, {platform.system()}, {os.cpu_count()} CPUs, "
-                       f"CUDA available: {torch.cuda.is_available()}",
-            "threads": torch.get_num_threads(), "wall_seconds_last_invocation": round(seconds, 1),
-            "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+def describe_run(command: list[str], s: settings.Sweep, seconds: float, git: dict) -> dict:
+    """The provenance of a results file: the command, the profile and its settings, the checkout
+    (``git``: :func:`reprolib.provenance.git_state` when the run started), the software and machine,
+    torch's threads, the wall time of this invocation and when it finished."""
+    return {"command": " ".join(command), "profile": s.profile, "settings": s.to_dict(), **git,
+            **provenance.environment(), "threads": torch.get_num_threads(),
+            "wall_seconds_last_invocation": round(seconds, 1), "finished": provenance.now()}
 
 
 def write_json(path: Path, data) -> None:
@@ -378,22 +245,22 @@ def sessions(rows: list[dict]) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reprolib.experiments", description=__doc__.split("\n\n")[0])
-    parser.add_argument("experiment", choices=EXPERIMENTS)
-    parser.add_argument("--profile", default="cpu", choices=PROFILES)
+    parser.add_argument("experiment", choices=tuple(settings.EXPERIMENTS))
+    parser.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
     parser.add_argument("--results-dir", default=str(RESULTS),
                         help="folder of the results file <experiment>_<profile>.json and of its checkpoints/ "
                              "(default results/)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    s = settings(args.experiment, args.profile)
+    s = settings.load(args.experiment, args.profile)
     folder = results_dir(args.results_dir)  # checked before anything trains
     out = results_path(args.experiment, args.profile, folder)
-    torch.set_num_threads(s["threads"] or torch.get_num_threads())
-    start, git = time.perf_counter(), git_state()
+    torch.set_num_threads(s.threads or torch.get_num_threads())
+    start, git = time.perf_counter(), provenance.git_state()
     run = {"fig7": fig7, "tables": tables}[args.experiment]
     rows = run(s, checkpoints=folder / "checkpoints", progress=not args.no_progress)
     command = ["python", "-m", "reprolib.experiments", *(argv if argv is not None else sys.argv[1:])]
-    prov = provenance(command, args.profile, s, time.perf_counter() - start, git)
+    prov = describe_run(command, s, time.perf_counter() - start, git)
     # training time summed over the engines and over resumed invocations (checkpoints keep it)
     engines = {r["engine"]: r["engine_seconds"] for r in rows}
     prov["train_seconds_total"] = round(sum(engines.values()), 1)

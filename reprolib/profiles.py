@@ -1,16 +1,21 @@
-"""Run profiles and the per-chapter set-up.
+"""The settings layer: profiles, parameter files, the per-chapter set-up.
 
-A chapter's sizes live in ``params/<profile>/<chapter>.yaml`` (papermill parameter
-files); ``ci`` runs on a laptop CPU in minutes, ``paper`` uses the papers' full sizes
-and is meant for one GPU. :func:`setup` makes a run deterministic and picks the device.
+Every parameter file is ``params/<profile>/<name>.yaml``, for a chapter (``01_linear_proof``: papermill
+parameters, typed by the defaults of the notebook's ``parameters`` cell) and for an experiment of
+``python -m reprolib.experiments`` (``fig7``: typed by its dataclass in :mod:`reprolib.settings`) alike;
+:func:`load` reads them all. The three profiles are :data:`PROFILES`. :func:`start` makes a chapter's
+run deterministic and picks its device.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
 import threadpoolctl
 import torch
 import yaml
@@ -18,7 +23,11 @@ import yaml
 from . import _checks
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILES = ("ci", "paper")
+NOTEBOOKS = ROOT / "notebooks"
+#: ``ci``: minutes on a laptop CPU (the book's build and its regression tests; every chapter and experiment);
+#: ``cpu``: at most 3 hours per command on 2 CPU cores (the long experiments, whose results are committed);
+#: ``paper``: the papers' sizes (every chapter and experiment; one GPU, or a cluster for the experiments)
+PROFILES = ("ci", "cpu", "paper")
 #: The maths library's code branch for every chapter the pipeline executes and every regression check: MKL's
 #: conditional numerical reproducibility (CNR) on its AVX2 branch, which Intel documents to return the same results
 #: on every Intel CPU with AVX2 (AVX-512 machines included). Without it, an eigenvalue or SVD routine differs in the
@@ -27,29 +36,94 @@ PROFILES = ("ci", "paper")
 KERNEL_ENV = {"MKL_CBWR": "AVX2"}
 
 
-def params_path(chapter: str, profile: str) -> Path:
-    """The parameter file of ``chapter`` (e.g. ``"01_linear_proof"``) at ``profile``."""
+def check_profile(profile: str) -> str:
+    """``profile`` if it is one of :data:`PROFILES`, else a ``ValueError``."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    if not isinstance(chapter, str) or not re.fullmatch(r"[0-9][0-9a-z_]*", chapter):
-        raise ValueError(f"chapter must be a notebook name such as '01_linear_proof', got {chapter!r}")
-    path = ROOT / "params" / profile / f"{chapter}.yaml"
+    return profile
+
+
+def available(name: str) -> tuple[str, ...]:
+    """The profiles that have a parameter file for ``name``."""
+    return tuple(p for p in PROFILES if (ROOT / "params" / p / f"{name}.yaml").is_file())
+
+
+def params_path(name: str, profile: str) -> Path:
+    """The parameter file of ``name`` (a chapter such as ``"01_linear_proof"`` or an experiment such as
+    ``"fig7"``) at ``profile``."""
+    check_profile(profile)
+    if not isinstance(name, str) or not re.fullmatch(r"[0-9a-z][0-9a-z_]*", name):
+        raise ValueError(f"name must be a chapter such as '01_linear_proof' or an experiment such as 'fig7', "
+                         f"got {name!r}")
+    path = ROOT / "params" / profile / f"{name}.yaml"
     if not path.is_file():
-        raise ValueError(f"chapter {chapter!r} has no parameter file {path.relative_to(ROOT)}")
+        has = available(name)
+        raise ValueError(f"{name!r} has no parameter file {path.relative_to(ROOT)}" +
+                         (f"; it has the profiles {', '.join(has)}" if has else "; no chapter or experiment has that name"))
     return path
 
 
-def load(chapter: str, profile: str) -> dict:
-    """The parameters of ``chapter`` at ``profile``, as a dict: ``profile`` (named by the file's folder,
-    not written in the file) followed by the file's parameters."""
-    path = params_path(chapter, profile)
+def load(name: str, profile: str) -> dict:
+    """The parameters of ``name`` at ``profile``, as a dict: ``profile`` (named by the file's folder,
+    not written in the file) followed by the file's parameters. A chapter's are checked against its
+    notebook (:func:`check_parameters`); an experiment's are typed by :func:`reprolib.settings.load`."""
+    path = params_path(name, profile)
     with open(path) as f:
         params = yaml.safe_load(f) or {}
     if not isinstance(params, dict):
         raise ValueError(f"{path.relative_to(ROOT)} must hold a mapping of parameter names to values")
     if "profile" in params:
         raise ValueError(f"{path.relative_to(ROOT)} sets 'profile', which its folder already names; remove it")
-    return {"profile": profile, **params}
+    params = {"profile": profile, **params}
+    if (NOTEBOOKS / f"{name}.py").is_file():
+        check_parameters(name, profile, params)
+    return params
+
+
+def parameters_cell(name: str) -> dict:
+    """The defaults of the cell tagged ``parameters`` of ``notebooks/<name>.py`` (its ``ci`` values),
+    read as literals (nothing is executed)."""
+    cells = [c for c in jupytext.read(NOTEBOOKS / f"{name}.py").cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"notebooks/{name}.py must have exactly one cell tagged 'parameters', found {len(cells)}")
+    values = {}
+    for node in ast.parse(cells[0].source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"notebooks/{name}.py: the parameters cell must hold plain assignments")
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def check_parameters(name: str, profile: str, parameters: dict) -> None:
+    """Refuse a parameter the chapter does not define, or one of another type than its default
+    (an int is accepted where the default is a float): papermill would only warn and run on."""
+    defaults = parameters_cell(name)
+    source = f"params/{profile}/{name}.yaml"
+    for key, value in parameters.items():
+        if key not in defaults:
+            raise ValueError(f"{source}: unknown parameter {key!r}; notebooks/{name}.py defines {', '.join(defaults)}")
+        want = type(defaults[key])
+        ok = isinstance(value, want) and isinstance(value, bool) == isinstance(defaults[key], bool) or \
+            (want is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"{source}: parameter {key!r} must be of type {want.__name__} like its default "
+                             f"{defaults[key]!r}, got {value!r}")
+
+
+def typed(cls, mapping, where: str):
+    """The dataclass ``cls`` built from ``mapping``, which must hold exactly its fields; a missing or
+    unknown key, or a value the class refuses, is a ``ValueError``/``TypeError`` naming ``where``."""
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{where} must be a mapping of settings, got {mapping!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    missing, unknown = sorted(names - set(mapping)), sorted(set(mapping) - names)
+    if missing or unknown:
+        raise ValueError(f"{where}: " + "; ".join(
+            ([f"missing keys {missing}"] if missing else []) + ([f"unknown keys {unknown}"] if unknown else [])))
+    try:
+        return cls(**mapping)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{where}: {err}") from None
 
 
 #: the library's one device resolver (``"auto"``, ``"cpu"``, ``"cuda:1"``, ...; :func:`reprolib._checks.device`)
@@ -98,8 +172,7 @@ def start(profile: str, seed: int, threads: int = 1, device: str = "auto", dtype
     """The one preamble of every chapter: :func:`setup` (seed, torch and BLAS threads, deterministic
     kernels, device) and the chapter's generator seeded with ``seed``; prints the profile and the device
     (and ``note``)."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    check_profile(profile)
     dev = setup(seed, threads, device)
     _checks.dtype_device(dtype, dev)
     print(f"profile {profile}, device {dev.type}" + (f"; {note}" if note else ""))

@@ -57,9 +57,9 @@ def update(task, run, params: dict[str, torch.Tensor], sigma: str, u: torch.Tens
         grads["W_rec"] = grads["W_rec"] + alpha * omega.omega_grad(rnn_d.W_rec, xs_d, dE, sigma, form=omega_form,
                                                                    norms=omega_norms)
     norm = clipping.total_norm(grads)
-    if run.clip is not None:
-        grads = clipping.clip_by_norm(grads, run.clip)[0] if run.clip_kind == "norm" else \
-            clipping.clip_elementwise(grads, run.clip)
+    if run.threshold is not None:
+        grads = clipping.clip_by_norm(grads, run.threshold)[0] if run.clip_kind == "norm" else \
+            clipping.clip_elementwise(grads, run.threshold)
     if run.fallback:
         grads = clipping.nonfinite_fallback(grads, params["W_rec"], norm=norm)
     new = {k: params[k] - run.lr * grads[k] for k in params}

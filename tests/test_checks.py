@@ -14,7 +14,7 @@ def test_numpy_scalars_are_accepted_as_numbers():
     assert _checks.finite_float("b", np.float64(-2.0)) == -2.0
     u, y = tasks.temporal_order(np.int64(2), np.int64(10), torch.Generator().manual_seed(0))
     assert u.shape[1] == 2
-    Run(seed=np.int64(3), lr=np.float32(0.01), clip=np.float64(1.0))
+    Run(seed=np.int64(3), lr=np.float32(0.01), threshold=np.float64(1.0))
 
 
 @pytest.mark.parametrize("bad", [True, np.bool_(True), "3", 3.0, None])

@@ -32,12 +32,12 @@ def engine_params(eng, i):
 
 
 RUNS = [
-    Run(seed=1, lr=0.5, clip=None),
-    Run(seed=2, lr=0.3, clip=0.01),
-    Run(seed=3, lr=0.2, clip=1e-3, clip_kind="elementwise"),
-    Run(seed=4, lr=0.1, clip=0.05, alpha=2.0),
-    Run(seed=5, lr=0.1, clip=None, alpha=omega.AlphaSchedule(3.0, "1/t")),
-    Run(seed=6, lr=0.1, clip=0.05, l2=0.5),
+    Run(seed=1, lr=0.5, threshold=None),
+    Run(seed=2, lr=0.3, threshold=0.01),
+    Run(seed=3, lr=0.2, threshold=1e-3, clip_kind="elementwise"),
+    Run(seed=4, lr=0.1, threshold=0.05, alpha=2.0),
+    Run(seed=5, lr=0.1, threshold=None, alpha=omega.AlphaSchedule(3.0, "1/t")),
+    Run(seed=6, lr=0.1, threshold=0.05, l2=0.5),
 ]
 
 
@@ -80,7 +80,7 @@ def test_omega_is_used_and_clipping_happens():
 
 def test_fallback_on_overflow():
     """float32 overflow of a huge W_rec: the update is W_rec ← W_rec − lr·0.02·W_rec, others unchanged."""
-    run = Run(seed=0, lr=0.5, clip=1.0)
+    run = Run(seed=0, lr=0.5, threshold=1.0)
     eng = Engine("addition", [run], init="basic_tanh", n_hidden=8, batch_size=4, length=20, device="cpu")
     p = eng.params(0)
     eng.set_params(0, W_rec=p["W_rec"] * 1e30, W_out=p["W_out"] * 1e30)
@@ -94,19 +94,19 @@ def test_fallback_on_overflow():
 
 
 def test_a_run_alone_follows_the_same_trajectory():
-    runs = [Run(seed=s, lr=0.05, clip=1.0, alpha=1.0 if s % 2 else 0.0) for s in range(4)]
+    runs = [Run(seed=s, lr=0.05, threshold=1.0, alpha=1.0 if s % 2 else 0.0) for s in range(4)]
     kw = dict(init="smart_tanh", n_hidden=16, batch_size=4, length=(15, 40), dtype=D, device="cpu")
-    together = Engine("temporal_order", runs, **kw).train(30, check_every=10, n_test=50, log_every=10, progress=False)
-    alone = Engine("temporal_order", runs[2:3], **kw).train(30, check_every=10, n_test=50, log_every=10, progress=False)
+    together = Engine("temporal_order", runs, **kw).train(30, test_every=10, n_test=50, log_every=10, progress=False)
+    alone = Engine("temporal_order", runs[2:3], **kw).train(30, test_every=10, n_test=50, log_every=10, progress=False)
     for n in engine.NAMES:
         torch.testing.assert_close(together.params[2][n], alone.params[0][n], rtol=1e-12, atol=1e-14)
     assert together.evals["error"][2::4] == alone.evals["error"]
 
 
 def test_checkpoint_resumes_exactly(tmp_path, monkeypatch):
-    runs = [Run(seed=s, lr=0.05, clip=1.0, alpha=0.5) for s in range(3)]
+    runs = [Run(seed=s, lr=0.05, threshold=1.0, alpha=0.5) for s in range(3)]
     kw = dict(init="basic_tanh", n_hidden=12, batch_size=4, length=(10, 20), dtype=D, device="cpu")
-    train = dict(check_every=7, n_test=40, log_every=3, progress=False)
+    train = dict(test_every=7, n_test=40, log_every=3, progress=False)
     full = Engine("temporal_order", runs, **kw).train(25, **train)
 
     path = tmp_path / "ckpt.pt"
@@ -135,9 +135,9 @@ def test_a_larger_max_updates_continues_the_unsolved_runs(tmp_path):
     """train(130) then train(300) from its checkpoint (or in the same engine) equals train(300) at once
     (130 is a test point of both): run 2, solved at 110, stays stopped; run 0 goes on and is solved
     later; run 1 is never solved. Before, the second train() returned 130 updates."""
-    runs = [Run(seed=0, lr=1.0, clip=1.0), Run(seed=1, lr=0.05, clip=1.0), Run(seed=2, lr=0.05, clip=1.0, alpha=0.5)]
+    runs = [Run(seed=0, lr=1.0, threshold=1.0), Run(seed=1, lr=0.05, threshold=1.0), Run(seed=2, lr=0.05, threshold=1.0, alpha=0.5)]
     kw = dict(init="basic_tanh", n_hidden=20, batch_size=20, length=10, dtype=D, device="cpu")
-    train = dict(check_every=10, n_test=200, log_every=1, progress=False)
+    train = dict(test_every=10, n_test=200, log_every=1, progress=False)
     full = Engine("temporal_order", runs, **kw).train(300, **train)
     assert full.solved_at[2] < 130 < full.solved_at[0] and full.solved_at[1] is None
 
@@ -160,9 +160,9 @@ def test_a_larger_max_updates_continues_the_unsolved_runs(tmp_path):
 def test_a_run_stops_when_solved():
     """With a trivially short sequence and a high learning rate, temporal order is learnt; the solved
     run's parameters stop changing and the others go on."""
-    runs = [Run(seed=0, lr=1.0, clip=1.0), Run(seed=1, lr=1e-6, clip=1.0)]
+    runs = [Run(seed=0, lr=1.0, threshold=1.0), Run(seed=1, lr=1e-6, threshold=1.0)]
     eng = Engine("temporal_order", runs, init="basic_tanh", n_hidden=20, batch_size=20, length=10, device="cpu")
-    res = eng.train(500, check_every=50, n_test=1000, progress=False)
+    res = eng.train(500, test_every=50, n_test=1000, progress=False)
     assert res.solved_at[0] is not None and res.solved_at[0] < 500 and res.solved_at[1] is None
     assert res.error[0] < 0.01 and res.error[1] > 0.5
     assert res.updates == 500
@@ -193,7 +193,7 @@ def test_float32_default_and_bad_arguments():
 
 def test_paper_sizes_run_one_update_on_the_cpu():
     """Paper profile smoke test: 50 units, T = 200, batch 20, one update."""
-    eng = Engine("temporal_order", [Run(seed=0, clip=1.0, alpha=2.0)], init="smart_tanh", n_hidden=50,
+    eng = Engine("temporal_order", [Run(seed=0, threshold=1.0, alpha=2.0)], init="smart_tanh", n_hidden=50,
                  batch_size=20, length=200, device="cpu")
     step = eng.step()
     assert torch.isfinite(step.loss).all() and step.loss.item() == pytest.approx(math.log(4), rel=0.1)
@@ -204,10 +204,10 @@ def test_paper_sizes_run_one_update_on_the_cpu():
 def test_trained_networks_tested_at_another_length_equal_the_readable_route(task, init_name, T):
     """load_params + evaluate(length=T) count the same wrong sequences as reprolib.rnn + tasks.wrong
     on the same test sequences (the engine's test generators, replayed)."""
-    runs = [Run(seed=3, lr=0.1, clip=1.0), Run(seed=4, lr=0.1, clip=1.0, alpha=1.0)]
+    runs = [Run(seed=3, lr=0.1, threshold=1.0), Run(seed=4, lr=0.1, threshold=1.0, alpha=1.0)]
     make = lambda: Engine(task, runs, init=init_name, n_hidden=16, batch_size=10, length=(10, 14), device="cpu",  # noqa: E731
                           dtype=D)
-    res = make().train(30, check_every=30, n_test=100, progress=False)
+    res = make().train(30, test_every=30, n_test=100, progress=False)
     tester = make()
     tester.load_params(res.params)
     states = [tester.generator(r, "test").get_state() for r in range(len(runs))]
@@ -245,20 +245,12 @@ def test_choices_record_every_variant_that_changes_the_numbers():
     assert "every step" in c["loss"]
 
 
-def test_results_provenance_names_the_choices_of_every_engine():
-    from reprolib import experiments
-    s = experiments.settings("tables", "ci")
-    c = experiments.choices("tables", s)
-    assert set(c) == {f"{m['task']} / {m['init']}" for m in s["models"]}
-    assert all(v["omega_form"] == s["omega_form"] for v in c.values())
-
-
 def _small_engine(**over):
     kw = dict(init="basic_tanh", n_hidden=12, batch_size=4, length=10, dtype=D, device="cpu") | over
     return Engine("temporal_order", [Run(seed=s, lr=0.05) for s in range(2)], **kw)
 
 
-TRAIN = dict(check_every=5, n_test=20, log_every=5, checkpoint_every=5, progress=False)
+TRAIN = dict(test_every=5, n_test=20, log_every=5, checkpoint_every=5, progress=False)
 
 
 def test_a_planted_pickle_is_never_executed(tmp_path):
@@ -348,10 +340,10 @@ def test_a_long_test_keeps_only_the_states_it_needs():
 
 
 def test_sample_gradients_is_the_gradient_of_the_next_update():
-    """With clip=None and plain SGD, the engine's next update is θ − lr·g; sample_gradients on a
+    """With threshold=None and plain SGD, the engine's next update is θ − lr·g; sample_gradients on a
     copy of the run's generator must return that g (float64, with Ω in the W_rec gradient)."""
     lr = 0.5
-    eng = Engine("temporal_order", [Run(seed=3, lr=lr, clip=None, alpha=2.0)], n_hidden=16, batch_size=4,
+    eng = Engine("temporal_order", [Run(seed=3, lr=lr, threshold=None, alpha=2.0)], n_hidden=16, batch_size=4,
                  length=(12, 30), dtype=D, device="cpu")
     (g,) = eng.sample_gradients(1, eng.generator(0))
     before = eng.params(0)
@@ -408,7 +400,7 @@ def test_params_of_a_stopped_run_are_its_final_ones_and_set_params_changes_only_
     eng.set_params(0, W_rec=torch.zeros(15, 15))
     assert torch.equal(eng.params(0)["W_rec"], torch.zeros(15, 15, dtype=D))
     assert all(torch.equal(eng.params(1)[n], other[n]) for n in other)
-    res = eng.train(3, check_every=3, n_test=20, progress=False)
+    res = eng.train(3, test_every=3, n_test=20, progress=False)
     assert eng.active == [] and all(torch.equal(eng.params(r)[n], res.params[r][n]) for r in range(2) for n in other)
     # a copy of the generator does not advance the run's own
     drawn = torch.rand(10, generator=eng.generator(0))
@@ -420,8 +412,8 @@ def test_the_l2_penalty_is_a_decay_of_w_rec_after_the_clipped_update():
     W_rec ← W_rec − lr·λ·W_rec (the route Chapter 6 took by hand); λ = 0 leaves a run as it was."""
     kw = dict(init="smart_tanh", n_hidden=15, batch_size=5, length=12, dtype=D, device="cpu")
     lr, lam = 0.1, 0.05
-    with_l2 = Engine("temporal_order", [Run(seed=4, lr=lr, clip=1.0, l2=lam), Run(seed=5, lr=lr, clip=1.0)], **kw)
-    plain = Engine("temporal_order", [Run(seed=4, lr=lr, clip=1.0), Run(seed=5, lr=lr, clip=1.0)], **kw)
+    with_l2 = Engine("temporal_order", [Run(seed=4, lr=lr, threshold=1.0, l2=lam), Run(seed=5, lr=lr, threshold=1.0)], **kw)
+    plain = Engine("temporal_order", [Run(seed=4, lr=lr, threshold=1.0), Run(seed=5, lr=lr, threshold=1.0)], **kw)
     for _ in range(5):
         with_l2.step()
         plain.step()
@@ -435,11 +427,11 @@ def test_the_l2_penalty_is_a_decay_of_w_rec_after_the_clipped_update():
 def test_on_update_sees_every_updates_raw_norm_and_omega():
     """The hook receives each update's Step: its norms (before clipping) and Ω equal the log's rows
     at log_every=1, and it is called once per update."""
-    runs = [Run(seed=0, lr=0.05, clip=0.1, alpha=1.0), Run(seed=1, lr=0.05, clip=None)]
+    runs = [Run(seed=0, lr=0.05, threshold=0.1, alpha=1.0), Run(seed=1, lr=0.05, threshold=None)]
     kw = dict(n_hidden=15, batch_size=4, length=10, dtype=D, device="cpu")
     seen = []
     hook = lambda eng, step: seen.append((eng.updates, step.norm.tolist(), step.omega.tolist()))  # noqa: E731
-    res = Engine("temporal_order", runs, **kw).train(6, check_every=6, n_test=20, log_every=1, progress=False,
+    res = Engine("temporal_order", runs, **kw).train(6, test_every=6, n_test=20, log_every=1, progress=False,
                                                      on_update=hook)
     assert [u for u, _, _ in seen] == list(range(1, 7))
     assert [x for _, norms, _ in seen for x in norms] == res.log["norm"]

@@ -51,6 +51,7 @@ def _book(tmp_path, monkeypatch, sources: dict):
     monkeypatch.setattr(pipeline, "CLAIMS", tmp_path / "claims.md")
     monkeypatch.setattr(pipeline, "REGRESSION", tmp_path / "regression")
     monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 1})
+    monkeypatch.setattr(pipeline, "available", lambda name: ("ci", "paper"))
     (tmp_path / "chapters").mkdir()
 
 
@@ -67,6 +68,12 @@ def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypa
     assert timings["01_good"]["status"] == "ok" and timings["02_bad"]["status"] == "FAILED"
     report = (tmp_path / "report.md").read_text()
     assert "| 02_bad | ci |" in report and "FAILED" in report
+
+
+def test_a_profile_without_chapter_files_runs_nothing_and_says_why(capsys):
+    assert pipeline.run("cpu", "05_clipping") == 2
+    err = capsys.readouterr().err
+    assert "no chapter ran: 05_clipping has no params/cpu/ file" in err and "is for: no chapter" in err
 
 
 def test_vendor_mathjax_copies_the_combined_file(tmp_path, monkeypatch):

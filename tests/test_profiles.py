@@ -25,12 +25,12 @@ PAPER_SMOKE_OVERRIDES = {
     # every (init, length) and model of the paper's experiments would take GPU-days: the longest length per
     # initialization, one seed, two updates; the tables keep all 13 models and all their test lengths
     "08a_synthetic": {"fig7_overrides": {"inits": {"sigmoid": [250], "basic_tanh": [250], "smart_tanh": [250]},
-                                         "seeds": 1, "max_updates": 2, "check_every": 1, "n_test": 100},
-                      "tables_overrides": {"seeds": 1, "max_updates": 2, "check_every": 1, "n_test": 100}},
+                                         "seeds": 1, "max_updates": 2, "test_every": 1, "n_test": 100},
+                      "tables_overrides": {"seeds": 1, "max_updates": 2, "test_every": 1, "n_test": 100}},
 }
 
 
-parameters_cell = pipeline.parameters_cell
+parameters_cell = profiles.parameters_cell
 
 
 def test_there_is_at_least_one_chapter():
@@ -100,19 +100,28 @@ def test_seeds_are_checked_not_wrapped():
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
-@pytest.mark.parametrize("profile", ["ci", "paper"])
-def test_every_parameter_file_passes_the_pipelines_check(name, profile):
-    pipeline.check_parameters(name, profile, profiles.load(name, profile))
+def test_every_chapter_has_a_ci_and_a_paper_file_and_they_pass_the_check(name):
+    assert profiles.available(name) == ("ci", "paper")  # the cpu profile belongs to the long experiments
+    for profile in profiles.available(name):
+        profiles.check_parameters(name, profile, profiles.load(name, profile))
+
+
+def test_loading_a_chapters_file_checks_it_against_the_notebook(tmp_path, monkeypatch):
+    (tmp_path / "params" / "ci").mkdir(parents=True)
+    (tmp_path / "params" / "ci" / "07_gru_stability.yaml").write_text("n_hidden: '64'\n")
+    monkeypatch.setattr(profiles, "ROOT", tmp_path)
+    with pytest.raises(ValueError, match="params/ci/07_gru_stability.yaml: parameter 'n_hidden' must be of type int"):
+        profiles.load("07_gru_stability", "ci")
 
 
 def test_an_unknown_or_mistyped_parameter_is_refused():
     with pytest.raises(ValueError, match="unknown parameter 'n_hiden'"):
-        pipeline.check_parameters("07_gru_stability", "ci", {"n_hiden": 64})
+        profiles.check_parameters("07_gru_stability", "ci", {"n_hiden": 64})
     with pytest.raises(ValueError, match="'n_hidden' must be of type int"):
-        pipeline.check_parameters("07_gru_stability", "ci", {"n_hidden": "64"})
+        profiles.check_parameters("07_gru_stability", "ci", {"n_hidden": "64"})
     with pytest.raises(ValueError, match="'lr' must be of type float"):
-        pipeline.check_parameters("07_gru_stability", "ci", {"lr": True})
-    pipeline.check_parameters("07_gru_stability", "ci", {"lr": 1})  # an int where a float is expected
+        profiles.check_parameters("07_gru_stability", "ci", {"lr": True})
+    profiles.check_parameters("07_gru_stability", "ci", {"lr": 1})  # an int where a float is expected
 
 
 def test_the_chapter_preamble_sets_threads_device_and_draws_from_the_chapters_generator(capsys):
