@@ -45,7 +45,7 @@ lock:
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
 	$(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-	  --no-emit-find-links --extra book --extra test --output-file $(LOCK) pyproject.toml
+	  --no-emit-find-links --extra book --extra test --extra cluster --output-file $(LOCK) pyproject.toml
 
 ## make book: execute every chapter at PROFILE (default ci) and build the HTML into _build/html
 book: venv

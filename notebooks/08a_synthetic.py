@@ -66,7 +66,8 @@ COLORS = {"MSGD": "tab:gray", "MSGD-C": "tab:blue", "MSGD-CR": "tab:red"}
 def describe(prov):
     """One paragraph of provenance: what ran, where, for how long."""
     minutes = prov["train_seconds_total"] / 60
-    print(f"command: {prov['command']}\ncommit: {prov['git_commit'][:10]}"
+    print(f"command: {prov['command']}" + (f" (cells on: {prov['workers']})" if "workers" in prov else "") +
+          f"\ncommit: {prov['git_commit'][:10]}"
           f"{' (with uncommitted changes)' if prov['uncommitted_changes'] else ''}, finished {prov['finished']}\n"
           f"machine: {prov['machine']}, {prov['threads']} threads; torch {prov['torch']}\n"
           f"training time: {minutes:.1f} min summed over engines (this file's last invocation: "
@@ -78,6 +79,8 @@ def describe(prov):
     else:
         print("invocations: not recorded; this file predates the fix of the test-sequence seeds (8a.2) and "
               "should be regenerated")
+    if prov.get("missing"):
+        print(f"missing cells: {', '.join(prov['missing'])}; {len(prov['failed'])} of them failed (tracebacks in the file)")
     if "choices" not in prov:
         print(f"choices: not recorded (the file predates that field); the settings give Omega's form "
               f"'{prov['settings']['omega_form']}', and the code at its commit used the default variants")
@@ -269,13 +272,32 @@ live_rates = success_table(live_rows, fig7_settings)
 plot_fig7(live_rates, fig7_settings, "8a.2", f"live run of this build at the `{profile}` profile")
 
 # %% [markdown]
+# **What the `paper` profile costs.** Each experiment is a grid of *cells*, one engine's worth of runs (for
+# Fig. 7, every method × seed at one initialization and length). The command runs the cells on Dask: by
+# default on a local cluster with one single-threaded worker per core, or with `--scheduler` on a running
+# cluster (the README gives recipes for Slurm and for a node with several GPUs). Before a sweep starts, it
+# prints a cost model: every cell's engine times a few updates, and the cell is charged that rate times its
+# update budget. This is an upper bound, since a run that passes its test stops early. Below is the model of
+# the two `paper` sweeps, measured while this page was built, on its CPU, at one thread per cell, so the
+# unit is CPU-hours. This project has no GPU measurement, so the GPU cost is not given.
+
+# %% tags=["nbval-ignore-output"]
+for name in ("fig7", "tables"):
+    paper_cost = experiments.cost(name, dataclasses.replace(settings.load(name, "paper"), threads=1, device="cpu"),
+                                  updates=3)
+    print(f"{name} at `paper`: {paper_cost['cells']} cells, {paper_cost['runs']} runs, at most "
+          f"{paper_cost['worker_hours']:,.0f} CPU-hours on this machine, i.e. {paper_cost['worker_hours'] / 100 / 24:.1f} "
+          f"days on 100 cores (upper bound: every run to {settings.load(name, 'paper').max_updates:,} updates)")
+print("on a GPU: unmeasured")
+
+# %% [markdown]
 # ## 8a.4 Supplementary Tables 1-5
 #
 # The supplement trains one model per task on sequences whose length is drawn per minibatch from 50-200,
 # until **no** sequence out of 10,000 is misclassified (the "varying length" criterion of supp. §3.1.1). It
 # then tests that model at longer lengths. The hyper-parameters are the supplement's, task by task:
 #
-# | table | task | init | N | lr | $\mu$ | $\alpha$ | source |
+# | table | task | init | N | lr | threshold | $\alpha$ | source |
 # |---|---|---|---|---|---|---|---|
 # | (text) | temporal order | smart tanh | 50 | 0.01 | 1 | 2 | §3.1.1 ("we decreased ... α to 2") |
 # | 1 | addition | basic tanh | 50 | 0.01 | 1 | 0.5 | §3.1.2 |

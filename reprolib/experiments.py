@@ -1,18 +1,22 @@
-"""Long synthetic experiments, run by a command, with their results committed under ``results/``.
+"""Long synthetic experiments, run by a command as sweeps of cells, with their results committed under ``results/``.
 
     python -m reprolib.experiments fig7 --profile cpu     (writes results/fig7_cpu.json)
     python -m reprolib.experiments tables --profile cpu   (writes results/tables_cpu.json)
-    [--results-dir DIR]   (another folder for the results file and its checkpoints/)
+    [--workers N | --scheduler ADDRESS]   (a local Dask cluster of N workers, default one per core,
+                                           or a running cluster; --workers 0: this process)
+    [--results-dir DIR]   (another folder for the results file, its cells/ and checkpoints/)
 
 The settings of each profile live in ``params/<profile>/<experiment>.yaml`` (``ci``: seconds, a
 smoke test; ``cpu``: at most 3 hours on 2 cores; ``paper``: the papers' budget), typed by
-:mod:`reprolib.settings`.
-The results file holds every run's outcome and its provenance: the command, the profile and
-its settings, the git commit, the package versions, the machine, the training time (summed
-over resumed invocations) and the wall time of the last invocation, and the seeds.
-A long run saves a checkpoint per engine under ``results/checkpoints/`` and resumes from it
-when the command is run again (only if the library's code is unchanged); the provenance lists
-each engine's sessions, so it says which rows were computed by earlier invocations.
+:mod:`reprolib.settings`. An experiment is a grid of cells (:func:`cells`), run on Dask by
+:mod:`reprolib.sweeps`; before it starts, the command prints the number of cells and an upper bound
+of its cost from update rates measured on the spot (:func:`cost`).
+The results file holds every run's outcome (the same bytes however the cells were spread) and its
+provenance: the command, the profile and its settings, the git commit, the package versions, the
+machine, where the cells ran, each cell's training time (summed over resumed invocations), worker and
+sessions, the wall time of the last invocation, the cells that failed (with tracebacks) or are missing.
+A finished cell is stored under ``cells/`` and never run again; a cell interrupted half-way resumes
+from its engine checkpoint under ``checkpoints/`` (only if the library's code is unchanged).
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ import dataclasses
 import hashlib
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from . import profiles, provenance, settings
+from . import _checks, profiles, provenance, settings, sweeps
 from .engine import Engine, Run
 from .files import write_atomic
 from .profiles import ROOT
@@ -75,65 +80,170 @@ def _checked(experiment: str, s) -> settings.Sweep:
     return s
 
 
-def _train(eng: Engine, s: settings.Sweep, criterion: str, ckpt: Path | None, progress: bool):
+def _train(eng: Engine, s: settings.Sweep, criterion: str, ckpt: str | None):
     """Train an engine with the three cadences of the settings ``s``."""
     return eng.train(s.max_updates, test_every=s.test_every, n_test=s.n_test, criterion=criterion,
-                     log_every=s.log_every, checkpoint=ckpt, checkpoint_every=s.checkpoint_every, progress=progress)
+                     log_every=s.log_every, checkpoint=ckpt, checkpoint_every=s.checkpoint_every, progress=False)
 
 
-def fig7(s: settings.Fig7, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
-    """Train every (initialization, length, method, seed) of the settings ``s``; one row per run.
+def _threads(s: settings.Sweep) -> None:
+    """A cell computes with the settings' torch threads (0: torch's default), wherever it runs: its
+    numbers then do not depend on the worker."""
+    if s.threads:
+        torch.set_num_threads(s.threads)
 
-    One engine per (initialization, length) trains all methods × seeds at once.
-    """
-    _checked("fig7", s)
-    rows = []
-    tag = _tag(s.to_dict())
-    for init_name, lengths in s.inits.items():
-        for T in lengths:
-            runs = [method_run(m, seed, s) for m in s.methods for seed in range(s.seeds)]
-            eng = Engine("temporal_order", runs, init=init_name, n_hidden=s.n_hidden, batch_size=s.batch_size,
-                         length=T, omega_form=s.omega_form, device=s.device)
-            ckpt = None if checkpoints is None else checkpoints / f"fig7_{init_name}_T{T}_{tag}.pt"
-            res = _train(eng, s, s.criterion, ckpt, progress)
-            for i, run in enumerate(runs):
-                rows.append({"init": init_name, "T": T, "method": s.methods[i // s.seeds], "seed": run.seed,
-                             "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
-                             "error": res.error[i], "engine": f"{init_name}_T{T}",
-                             "engine_seconds": round(res.seconds, 1), "sessions": res.sessions})
+
+def _fig7_engines(s: settings.Fig7, init_name: str, T: int) -> list[tuple[Engine, int]]:
+    """The engines of one Fig. 7 cell and their budgets: one engine per distinct budget
+    (:meth:`reprolib.settings.Fig7.budget`), holding its methods × seeds in the order of ``s.methods``."""
+    out = []
+    for cap in sorted({s.budget(m) for m in s.methods}):
+        runs = [method_run(m, seed, s) for m in s.methods if s.budget(m) == cap for seed in range(s.seeds)]
+        out.append((Engine("temporal_order", runs, init=init_name, n_hidden=s.n_hidden, batch_size=s.batch_size,
+                           length=T, omega_form=s.omega_form, device=s.device), cap))
+    return out
+
+
+def fig7_cell(data: dict, init_name: str, T: int, checkpoint: str | None = None) -> dict:
+    """One cell of Fig. 7: every method × seed of the settings ``data`` (:meth:`Sweep.to_dict`) at one
+    initialization and length, trained by one engine per budget. Returns ``{"rows", "train_seconds",
+    "sessions"}``, the rows in the order of the settings' methods, then seeds."""
+    s = settings.from_dict("fig7", data)
+    _threads(s)
+    rows, seconds, sessions = {}, 0.0, []
+    for k, (eng, cap) in enumerate(_fig7_engines(s, init_name, T)):
+        path = None if checkpoint is None else checkpoint if k == 0 else checkpoint.replace(".pt", f"_{cap}.pt")
+        res = _train(eng, dataclasses.replace(s, max_updates=cap), s.criterion, path)
+        methods = [m for m in s.methods if s.budget(m) == cap]
+        for i, run in enumerate(eng.runs):
+            method = methods[i // s.seeds]
+            rows[(method, run.seed)] = {"init": init_name, "T": T, "method": method, "seed": run.seed,
+                                        "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
+                                        "error": res.error[i]}
+        seconds += res.seconds
+        sessions += res.sessions
+    return {"rows": [rows[(m, seed)] for m in s.methods for seed in range(s.seeds)], "train_seconds": round(seconds, 1),
+            "sessions": sessions}
+
+
+def _tables_engine(s: settings.Tables, m: settings.Model) -> Engine:
+    runs = [Run(seed=seed, lr=m.lr, threshold=m.threshold, alpha=m.alpha) for seed in range(s.seeds)]
+    return Engine(m.task, runs, init=m.init, n_hidden=m.n_hidden, batch_size=s.batch_size, length=m.train,
+                  omega_form=s.omega_form, device=s.device)
+
+
+def tables_cell(data: dict, index: int, checkpoint: str | None = None) -> dict:
+    """One cell of the supplement's Tables 1-5: model ``index`` of the settings ``data`` trains
+    ``seeds`` runs of its task (MSGD-C, or MSGD-CR when its ``alpha`` > 0) on lengths ``train`` until
+    the test ``criterion`` is met; then every run's final network is tested on ``n_test`` fresh
+    sequences of each length in ``test``. Returns ``{"rows", "train_seconds", "sessions"}``."""
+    s = settings.from_dict("tables", data)
+    _threads(s)
+    m = s.models[index]
+    eng = _tables_engine(s, m)
+    res = _train(eng, s, m.criterion, checkpoint)
+    tester = _tables_engine(s, m)  # a fresh engine: test generators start again from each run's test seed
+    tester.load_params(res.params)
+    test = {T: [w / s.n_test for w in tester.evaluate(s.n_test, length=T).tolist()] for T in m.test}
+    train = list(m.train) if isinstance(m.train, tuple) else m.train
+    rows = [{"table": m.table, "task": m.task, "init": m.init, "n_hidden": m.n_hidden, "train": train,
+             "seed": run.seed, "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
+             "error": res.error[i], "test": {str(T): errs[i] for T, errs in test.items()}}
+            for i, run in enumerate(eng.runs)]
+    return {"rows": rows, "train_seconds": round(res.seconds, 1), "sessions": res.sessions}
+
+
+def cells(experiment: str, s: settings.Sweep, checkpoints: Path | None = None) -> list[sweeps.Cell]:
+    """The cells of ``experiment`` with settings ``s``, in the order of the grid: one per
+    (initialization, length) of Fig. 7 (key ``smart_tanh_T20``), one per model of the tables (key
+    ``addition_T50-200``, or ``<task>_T<train>_<k>`` when two models share task and lengths). A cell's
+    tag hashes the settings it depends on: the shared ones and its own grid point, so that adding
+    lengths or models to the grid keeps the finished cells. Engine checkpoints go to ``checkpoints``."""
+    _checked(experiment, s)
+    data = s.to_dict()
+    shared = {k: v for k, v in data.items() if k not in ("inits", "models")}
+    ckpt = lambda key, tag: None if checkpoints is None else str(Path(checkpoints) / f"{experiment}_{key}_{tag}.pt")  # noqa: E731
+    out = []
+    if experiment == "fig7":
+        for init_name, lengths in s.inits.items():
+            for T in lengths:
+                key, tag = f"{init_name}_T{T}", _tag([shared, init_name, T])
+                out.append(sweeps.Cell(key, fig7_cell, (data, init_name, T, ckpt(key, tag)), tag))
+        return out
+    names = [m.name for m in s.models]
+    for k, m in enumerate(s.models):
+        key = m.name if names.count(m.name) == 1 else f"{m.name}_{k}"
+        tag = _tag([shared, dataclasses.asdict(m)])
+        out.append(sweeps.Cell(key, tables_cell, (data, k, ckpt(key, tag)), tag))
+    return out
+
+
+def run(experiment: str, s: settings.Sweep, *, results_dir: Path | None = None, workers: int | None = 0,
+        scheduler: str | None = None, progress: bool = True,
+        priority: dict | None = None) -> tuple[list[dict], sweeps.Outcome, list[sweeps.Cell]]:
+    """Run the cells of ``experiment`` (:func:`cells`) as a sweep (:func:`reprolib.sweeps.run`): serially
+    here with ``workers=0`` (the default), on a local Dask cluster of ``workers`` processes (``None``: one
+    per core), or on the cluster at ``scheduler``. With ``results_dir``, finished cells are stored in
+    ``<results_dir>/cells/<experiment>_<profile>/`` and engine checkpoints in ``<results_dir>/checkpoints/``,
+    so a second call resumes. ``priority``: see :func:`reprolib.sweeps.run`. Returns the rows of every
+    finished cell in the grid's order, the :class:`reprolib.sweeps.Outcome` and the cells."""
+    folder = None if results_dir is None else Path(results_dir)
+    grid = cells(experiment, s, None if folder is None else folder / "checkpoints")
+    store = None if folder is None else folder / "cells" / f"{experiment}_{s.profile}"
+    outcome = sweeps.run(grid, store=store, workers=workers, scheduler=scheduler, progress=progress,
+                         desc=f"{experiment} ({s.profile})", priority=priority)
+    rows = [row for c in grid if c.key in outcome.results for row in outcome.results[c.key]["rows"]]
+    return rows, outcome, grid
+
+
+def _serial(experiment: str, s, progress: bool) -> list[dict]:
+    rows, outcome, _ = run(experiment, s, progress=progress)
+    if outcome.failed:
+        key, tb = next(iter(outcome.failed.items()))
+        raise RuntimeError(f"{len(outcome.failed)} cell(s) of {experiment} failed; the first, {key}:\n{tb}")
     return rows
 
 
-def tables(s: settings.Tables, checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
-    """Train the models of the supplement's Tables 1-5 and test them at other lengths; one row per run.
+def fig7(s: settings.Fig7, progress: bool = True) -> list[dict]:
+    """Every (initialization, length, method, seed) of the Fig. 7 settings ``s``, run here, one cell
+    after another (:func:`run` for a cluster and for resuming); one row per run."""
+    return _serial("fig7", s, progress)
 
-    Each model of ``s.models`` (:class:`reprolib.settings.Model`) trains ``s.seeds`` runs of one task
-    (MSGD-C, or MSGD-CR when its ``alpha`` > 0) on lengths ``train`` (an int or a ``(min, max)`` range
-    drawn per minibatch) until the test ``criterion`` is met, then tests every run's final network on
-    ``n_test`` fresh sequences of each length in ``test``.
-    """
-    _checked("tables", s)
-    rows = []
-    common = {key: v for key, v in s.to_dict().items() if key != "models"}
-    for m in s.models:
-        tag = _tag([dataclasses.asdict(m), common])
-        runs = [Run(seed=seed, lr=m.lr, threshold=m.threshold, alpha=m.alpha) for seed in range(s.seeds)]
-        make = lambda: Engine(m.task, runs, init=m.init, n_hidden=m.n_hidden,  # noqa: E731
-                              batch_size=s.batch_size, length=m.train, omega_form=s.omega_form, device=s.device)
-        eng = make()
-        ckpt = None if checkpoints is None else checkpoints / f"tables_{m.name}_{tag}.pt"
-        res = _train(eng, s, m.criterion, ckpt, progress)
-        tester = make()  # a fresh engine: test generators start again from each run's test seed
-        tester.load_params(res.params)
-        test = {T: [w / s.n_test for w in tester.evaluate(s.n_test, length=T).tolist()] for T in m.test}
-        train = list(m.train) if isinstance(m.train, tuple) else m.train
-        for i, run in enumerate(runs):
-            rows.append({"table": m.table, "task": m.task, "init": m.init, "n_hidden": m.n_hidden,
-                         "train": train, "seed": run.seed, "solved": res.solved_at[i] is not None,
-                         "updates": res.solved_at[i], "error": res.error[i],
-                         "test": {str(T): errs[i] for T, errs in test.items()}, "engine": m.name,
-                         "engine_seconds": round(res.seconds, 1), "sessions": res.sessions})
-    return rows
+
+def tables(s: settings.Tables, progress: bool = True) -> list[dict]:
+    """Every model × seed of the Tables 1-5 settings ``s``, run here (see :func:`fig7`); one row per run."""
+    return _serial("tables", s, progress)
+
+
+def cost(experiment: str, s: settings.Sweep, updates: int = 10) -> dict:
+    """The cost model of a sweep, measured here: each cell's engine takes two updates to warm up, then
+    ``updates`` timed ones, with the settings' threads and device; the cell's cost is the median time
+    of an update × ``max_updates``, an upper bound (runs that pass the test stop earlier). Returns
+    ``{"cells", "runs", "worker_hours", "per_cell": {key: hours}, "device"}``: worker-hours, one worker
+    being one process with ``s.threads`` threads (CPU-hours when that is 1)."""
+    _checks.positive_int("updates", updates)
+    before = torch.get_num_threads()
+    _threads(s)
+    try:
+        per_cell, runs = {}, 0
+        for c in cells(experiment, s):
+            engines = (_fig7_engines(s, *c.args[1:3]) if experiment == "fig7" else
+                       [(_tables_engine(s, s.models[c.args[1]]), s.max_updates)])
+            per_cell[c.key] = 0.0
+            for eng, cap in engines:
+                runs += len(eng.runs)
+                times = []
+                for _ in range(2 + updates):
+                    start = time.perf_counter()
+                    eng.step(omega_value=False)
+                    if eng.device.type == "cuda":
+                        torch.cuda.synchronize(eng.device)
+                    times.append(time.perf_counter() - start)
+                per_cell[c.key] += statistics.median(times[2:]) * cap / 3600
+    finally:
+        torch.set_num_threads(before)
+    return {"cells": len(per_cell), "runs": runs, "worker_hours": sum(per_cell.values()), "per_cell": per_cell,
+            "device": str(eng.device)}
 
 
 def choices(experiment: str, s: settings.Sweep) -> dict:
@@ -208,13 +318,22 @@ def table_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def describe_run(command: list[str], s: settings.Sweep, seconds: float, git: dict) -> dict:
+def describe_run(command: list[str], s: settings.Sweep, seconds: float, git: dict, outcome: sweeps.Outcome,
+                 grid: list[sweeps.Cell], workers: str) -> dict:
     """The provenance of a results file: the command, the profile and its settings, the checkout
     (``git``: :func:`reprolib.provenance.git_state` when the run started), the software and machine,
-    torch's threads, the wall time of this invocation and when it finished."""
+    where the cells ran (``workers``), the wall time of this invocation and when it finished; per cell,
+    its training time (summed over resumed invocations), worker and engine sessions, and whether this
+    invocation computed it; the cells that failed, with their tracebacks, and the cells missing."""
+    cells_info = {c.key: {**outcome.info[c.key], "train_seconds": outcome.results[c.key]["train_seconds"]}
+                  for c in grid if c.key in outcome.results}
     return {"command": " ".join(command), "profile": s.profile, "settings": s.to_dict(), **git,
-            **provenance.environment(), "threads": torch.get_num_threads(),
-            "wall_seconds_last_invocation": round(seconds, 1), "finished": provenance.now()}
+            **provenance.environment(), "threads": s.threads or torch.get_num_threads(), "workers": workers,
+            "wall_seconds_last_invocation": round(seconds, 1), "finished": provenance.now(),
+            "train_seconds_total": round(sum(c["train_seconds"] for c in cells_info.values()), 1),
+            "cells": cells_info,
+            "sessions": {key: outcome.results[key]["sessions"] for key in cells_info},
+            "failed": outcome.failed, "missing": [c.key for c in grid if c.key not in outcome.results]}
 
 
 def write_json(path: Path, data) -> None:
@@ -237,38 +356,43 @@ def results_dir(path) -> Path:
     return path
 
 
-def sessions(rows: list[dict]) -> dict:
-    """Each engine's sessions (the calls of ``Engine.train`` behind its rows, :attr:`Engine.sessions`),
-    keyed by the rows' ``engine``: the provenance of rows computed by earlier invocations."""
-    return {r["engine"]: r["sessions"] for r in rows}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reprolib.experiments", description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", choices=tuple(settings.EXPERIMENTS))
     parser.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="single-threaded worker processes of the local Dask cluster (default: one per core); "
+                            "0 runs the cells in this process, one after another")
+    where.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--results-dir", default=str(RESULTS),
-                        help="folder of the results file <experiment>_<profile>.json and of its checkpoints/ "
-                             "(default results/)")
+                        help="folder of the results file <experiment>_<profile>.json, of its finished cells "
+                             "(cells/) and of its checkpoints (checkpoints/); default results/")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 0:
+        parser.error(f"--workers must be >= 0, got {args.workers}")
     s = settings.load(args.experiment, args.profile)
     folder = results_dir(args.results_dir)  # checked before anything trains
     out = results_path(args.experiment, args.profile, folder)
-    torch.set_num_threads(s.threads or torch.get_num_threads())
+    est = cost(args.experiment, s)
+    workers = (args.scheduler or ("this process" if args.workers == 0 else
+                                  f"local cluster of {args.workers or os.cpu_count()} single-threaded workers"))
+    print(f"{args.experiment} at {args.profile}: {est['cells']} cells, {est['runs']} runs; at most "
+          f"{est['worker_hours']:.2f} worker-hours on {est['device']} at this machine's measured update rates "
+          f"(runs that pass the test stop earlier); cells run on: {workers}", flush=True)
     start, git = time.perf_counter(), provenance.git_state()
-    run = {"fig7": fig7, "tables": tables}[args.experiment]
-    rows = run(s, checkpoints=folder / "checkpoints", progress=not args.no_progress)
+    rows, outcome, grid = run(args.experiment, s, results_dir=folder, workers=args.workers, scheduler=args.scheduler,
+                              progress=not args.no_progress, priority=est["per_cell"])  # the costliest cells first
     command = ["python", "-m", "reprolib.experiments", *(argv if argv is not None else sys.argv[1:])]
-    prov = describe_run(command, s, time.perf_counter() - start, git)
-    # training time summed over the engines and over resumed invocations (checkpoints keep it)
-    engines = {r["engine"]: r["engine_seconds"] for r in rows}
-    prov["train_seconds_total"] = round(sum(engines.values()), 1)
-    prov["sessions"] = sessions(rows)
+    prov = describe_run(command, s, time.perf_counter() - start, git, outcome, grid, workers)
     prov["choices"] = choices(args.experiment, s)
-    write_json(out, {"provenance": prov, "runs": [{k: v for k, v in r.items() if k != "sessions"} for r in rows]})
-    print(f"wrote {out} ({len(rows)} runs, {time.perf_counter() - start:.0f} s)")
-    return 0
+    write_json(out, {"provenance": prov, "runs": rows})
+    print(f"wrote {out} ({len(rows)} runs of {len(grid) - len(prov['missing'])}/{len(grid)} cells, "
+          f"{time.perf_counter() - start:.0f} s)")
+    for key, tb in outcome.failed.items():
+        print(f"cell {key} failed twice; its traceback is in the results file:\n{tb}", file=sys.stderr)
+    return 1 if outcome.failed else 0
 
 
 if __name__ == "__main__":

@@ -99,6 +99,8 @@ class Fig7(Sweep):
         criterion: the stopping criterion (:data:`reprolib.tasks.CRITERIA`).
         n_hidden, lr, threshold, alpha: the network's hidden size, SGD's learning rate, the clipping
             threshold of MSGD-C and MSGD-CR, and Ω's weight in MSGD-CR (supp. §3.1.1).
+        method_max_updates: method → its budget where it is not ``max_updates`` (e.g. a larger one for
+            MSGD-CR, which the paper claims keeps solving where the others fail); ``{}`` for none.
     """
 
     inits: dict
@@ -108,6 +110,11 @@ class Fig7(Sweep):
     lr: float
     threshold: float
     alpha: float
+    method_max_updates: dict
+
+    def budget(self, method: str) -> int:
+        """The most updates a run of ``method`` may take."""
+        return self.method_max_updates.get(method, self.max_updates)
 
     def __post_init__(self):
         super().__post_init__()
@@ -126,6 +133,11 @@ class Fig7(Sweep):
         _checks.positive_float("lr", self.lr)
         _checks.positive_float("threshold", self.threshold)
         _checks.positive_float("alpha", self.alpha, strict=False)
+        if not isinstance(self.method_max_updates, dict):
+            raise ValueError(f"method_max_updates must map methods to budgets, got {self.method_max_updates!r}")
+        for m, n in self.method_max_updates.items():
+            _one_of("method_max_updates names", m, self.methods)
+            _checks.positive_int(f"method_max_updates[{m!r}]", n)
 
 
 @dataclass(frozen=True)
@@ -210,8 +222,9 @@ _OLD_NAMES = {"clip": "threshold"}
 def recorded(experiment: str, provenance: dict) -> Sweep:
     """The settings a results file records in its ``provenance``, as :func:`from_dict` reads them.
     A file written before the settings were typed names the clipping threshold ``clip``, uses
-    ``check_every`` for the three cadences and keeps the profile beside the settings; those names are
-    read as today's (the values are the same; only the names changed)."""
+    ``check_every`` for the three cadences, keeps the profile beside the settings and, for Fig. 7, has no
+    ``method_max_updates`` (every method had ``max_updates``); those are read as today's settings (the
+    values are the same; only the names changed)."""
     data = {"profile": provenance.get("profile"), **provenance["settings"]}
     if "check_every" in data:
         every = data.pop("check_every")
@@ -220,4 +233,6 @@ def recorded(experiment: str, provenance: dict) -> Sweep:
     data = rename(data)
     if "models" in data:
         data["models"] = [rename(m) for m in data["models"]]
+    if experiment == "fig7":
+        data.setdefault("method_max_updates", {})  # one budget for every method before the field existed
     return from_dict(experiment, data, where="the settings recorded in a results file")

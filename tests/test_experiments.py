@@ -18,31 +18,43 @@ def test_methods_differ_only_in_clipping_and_omega():
         experiments.method_run("Adam", 0, s)
 
 
-def test_the_command_writes_rows_and_provenance_and_resumes(tmp_path):
+def test_the_command_writes_rows_and_provenance_and_resumes(tmp_path, capsys):
     out = tmp_path / "fig7_ci.json"
-    args = ["fig7", "--profile", "ci", "--results-dir", str(tmp_path), "--no-progress"]
+    args = ["fig7", "--profile", "ci", "--workers", "0", "--results-dir", str(tmp_path), "--no-progress"]
     assert experiments.main(args) == 0
+    assert "fig7 at ci: 2 cells, 12 runs; at most" in capsys.readouterr().out  # the cost model, before the run
     first = json.loads(out.read_text())
     s = settings.load("fig7", "ci")
     assert len(first["runs"]) == sum(map(len, s.inits.values())) * len(s.methods) * s.seeds
     prov = first["provenance"]
     assert prov["profile"] == "ci" and settings.recorded("fig7", prov) == s and prov["command"].endswith(" ".join(args))
     assert len(prov["git_commit"]) in (40, len("unknown")) and prov["torch"] and prov["wall_seconds_last_invocation"] >= 0
-    assert prov["train_seconds_total"] > 0
+    assert prov["train_seconds_total"] > 0 and prov["workers"] == "this process"
+    assert prov["failed"] == {} and prov["missing"] == []
     assert sorted(p.name.split("_")[3] for p in (tmp_path / "checkpoints").iterdir()) == ["T10", "T20"]
-    # one session per engine, which did all its updates
-    assert set(prov["sessions"]) == {r["engine"] for r in first["runs"]} == {"smart_tanh_T10", "smart_tanh_T20"}
+    assert sorted(p.name for p in (tmp_path / "cells" / "fig7_ci").iterdir()) == ["smart_tanh_T10.json", "smart_tanh_T20.json"]
+    # one session per cell's engine, which did all its updates; the rows hold outcomes only
+    assert set(prov["sessions"]) == set(prov["cells"]) == {"smart_tanh_T10", "smart_tanh_T20"}
     assert all(len(x) == 1 and x[0]["from"] == 0 and x[0]["to"] > 0 for x in prov["sessions"].values())
-    # MSGD and MSGD-C with the same seed start from the same network and data; all runs are recorded
+    assert set(first["runs"][0]) == {"init", "T", "method", "seed", "solved", "updates", "error"}
     assert {r["method"] for r in first["runs"]} == set(s.methods)
-    # a second call finds the finished checkpoints and returns the same outcomes; its provenance says
-    # that every row comes from the earlier invocation (this one's session did no update)
+    # a second call finds the finished cells and runs nothing: the same runs, byte for byte, and a
+    # provenance that says every cell comes from the earlier invocation
     assert experiments.main(args) == 0
     again = json.loads(out.read_text())
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "engine_seconds"} for r in rows]  # noqa: E731
-    assert strip(again["runs"]) == strip(first["runs"])
-    for engine, (earlier, now) in again["provenance"]["sessions"].items():
-        assert earlier == first["provenance"]["sessions"][engine][0] and now["from"] == now["to"] == earlier["to"]
+    assert json.dumps(again["runs"]) == json.dumps(first["runs"])
+    assert again["provenance"]["cells"] == {k: {**v, "reused": True} for k, v in prov["cells"].items()}
+    assert again["provenance"]["sessions"] == prov["sessions"]
+
+
+def test_a_method_with_its_own_budget_trains_in_an_engine_of_its_own():
+    s = dataclasses.replace(settings.load("fig7", "ci"), inits={"smart_tanh": [10]}, max_updates=20, test_every=10,
+                            method_max_updates={"MSGD-CR": 40})
+    assert [s.budget(m) for m in s.methods] == [20, 20, 40]
+    cell = experiments.fig7_cell(s.to_dict(), "smart_tanh", 10)
+    assert [(r["method"], r["seed"]) for r in cell["rows"]] == [(m, seed) for m in s.methods for seed in range(s.seeds)]
+    assert [x["to"] for x in cell["sessions"]] == [20, 40]  # nothing is solved this early: each engine uses its budget
+    assert experiments.cost("fig7", s, updates=1)["runs"] == len(s.methods) * s.seeds
 
 
 def test_the_results_folder_is_checked_before_anything_trains(tmp_path):

@@ -40,6 +40,8 @@ def test_unknown_experiment_or_profile_is_refused():
     (lambda s: s.update(inits={"sigmoid": [5]}), ValueError, r"inits\['sigmoid'\] entries must be >= 10"),
     (lambda s: s.update(criterion="strict"), ValueError, "criterion must be one of"),
     (lambda s: s.update(device="gpu0"), ValueError, "device"),
+    (lambda s: s.update(method_max_updates={"Adam": 10}), ValueError, "method_max_updates names must be one of"),
+    (lambda s: s.update(method_max_updates={"MSGD-CR": 0}), ValueError, r"method_max_updates\['MSGD-CR'\] must be >= 1"),
 ])
 def test_a_bad_fig7_setting_is_named_with_its_file(tmp_path, monkeypatch, change, error, match):
     data = yaml.safe_load((profiles.ROOT / "params" / "ci" / "fig7.yaml").read_text())

@@ -1,0 +1,108 @@
+"""Throughput of the sweep layer (reprolib.sweeps on Dask) against one process, measured in one run.
+
+    .venv/bin/python benchmarks/bench_sweeps.py [--quick]
+
+1. Throughput on a fixed slice of the Fig. 7 `cpu` grid (4 cells of 15 runs: sigmoid, basic tanh
+   and smart tanh at T = 50, smart tanh at T = 30), every cell trained for a fixed number of
+   updates, in run-updates per second, three ways:
+   (a) one process, one thread, the cells one after another (the baseline);
+   (b) one process, two threads;
+   (c) a local Dask cluster of two single-threaded workers (the command's default on 2 cores),
+       its start-up included.
+2. The grouping of runs into engines, one thread: the 15 runs of a cell in one engine, in three
+   engines of 5, or one engine per run (run-updates per second).
+3. The per-cell overhead of the sweep layer: tiny cells that do nothing, run serially and on a
+   local cluster of two workers (ms per cell, cluster start-up measured apart).
+
+Every rate is printed with its ratio to the baseline measured in the same run.
+"""
+
+import argparse
+import dataclasses
+import operator
+import time
+
+import torch
+
+from reprolib import experiments, settings, sweeps
+from reprolib.engine import Engine
+
+
+def grid(updates: int) -> settings.Fig7:
+    """The slice of the `cpu` grid, each run stopped after exactly ``updates`` updates."""
+    s = settings.load("fig7", "cpu")
+    return dataclasses.replace(s, inits={"sigmoid": [50], "basic_tanh": [50], "smart_tanh": [30, 50]},
+                               max_updates=updates, test_every=updates, log_every=updates,
+                               checkpoint_every=updates, n_test=100)
+
+
+def throughput(s: settings.Fig7, threads: int, workers: int) -> float:
+    """Run-updates per second of the sweep of ``s`` with ``threads`` per cell and ``workers``."""
+    s = dataclasses.replace(s, threads=threads)
+    start = time.perf_counter()
+    rows, outcome, _ = experiments.run("fig7", s, workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    assert not outcome.failed
+    return len(rows) * s.max_updates / seconds  # no run passes the test before the end at these budgets
+
+
+def grouping(updates: int) -> dict:
+    """Run-updates per second, one thread, of 15 runs trained in engines of 15, 5 and 1 runs."""
+    s = grid(updates)
+    torch.set_num_threads(1)
+    runs = [experiments.method_run(m, seed, s) for m in s.methods for seed in range(s.seeds)]
+    out = {}
+    for size in (15, 5, 1):  # the same 15 runs, only the batching differs
+        engines = [Engine("temporal_order", runs[k:k + size], init="smart_tanh", n_hidden=s.n_hidden,
+                          batch_size=s.batch_size, length=50, omega_form=s.omega_form, device="cpu")
+                   for k in range(0, 15, size)]
+        start = time.perf_counter()
+        for eng in engines:
+            for _ in range(updates):
+                eng.step(omega_value=False)
+        out[size] = 15 * updates / (time.perf_counter() - start)
+    return out
+
+
+def overhead(n: int) -> dict:
+    """Milliseconds per tiny cell, serial and on a 2-worker cluster (start-up measured with one cell)."""
+    cells = [sweeps.Cell(f"c{k}", operator.add, (k, 1), "t") for k in range(n)]
+    out = {}
+    start = time.perf_counter()
+    sweeps.run(cells, workers=0, progress=False)
+    out["serial"] = 1000 * (time.perf_counter() - start) / n
+    start = time.perf_counter()
+    sweeps.run(cells[:1], workers=2, progress=False)
+    startup = time.perf_counter() - start
+    start = time.perf_counter()
+    sweeps.run(cells, workers=2, progress=False)
+    out["cluster"] = 1000 * (time.perf_counter() - start - startup) / (n - 1)
+    out["startup_s"] = startup
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer updates (a smoke test of this script)")
+    args = parser.parse_args()
+    updates = 50 if args.quick else 600
+    s = grid(updates)
+    print(f"1. throughput: {sum(map(len, s.inits.values()))} cells x 15 runs x {updates} updates "
+          f"(temporal order, N = {s.n_hidden}, batch {s.batch_size}, float32)")
+    base = throughput(s, threads=1, workers=0)
+    for label, threads, workers in (("(a) one process, 1 thread", 1, 0), ("(b) one process, 2 threads", 2, 0),
+                                    ("(c) local cluster, 2 workers x 1 thread", 1, 2)):
+        rate = base if threads == 1 and workers == 0 else throughput(s, threads, workers)
+        print(f"   {label:<42} {rate:8.0f} run-updates/s   {rate / base:5.2f}x (a)")
+    rates = grouping(updates)
+    print("2. grouping, one thread, smart tanh T = 50:")
+    for size, rate in rates.items():
+        print(f"   engines of {size:>2} runs                         {rate:8.0f} run-updates/s   "
+              f"{rate / rates[15]:5.2f}x engines of 15")
+    o = overhead(50 if args.quick else 400)
+    print(f"3. per-cell overhead: serial {o['serial']:.2f} ms, local cluster of 2 workers {o['cluster']:.2f} ms "
+          f"(cluster start-up and shut-down {o['startup_s']:.1f} s, once per sweep)")
+
+
+if __name__ == "__main__":
+    main()

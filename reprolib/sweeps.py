@@ -1,0 +1,168 @@
+"""Sweeps: the cells of an experiment run on Dask, each finished cell stored so that it is never run again.
+
+An experiment of the papers is a grid of independent training runs. A *cell* is a group of them that
+one engine trains at once (Fig. 7: one initialization and length, every method × seed; Tables 1-5: one
+model, every seed): the unit of work and of checkpointing. :func:`run` sends the cells to
+
+* a local Dask cluster (the default): ``workers`` processes with one thread each, started and
+  stopped here (``LocalCluster``);
+* a running Dask scheduler at ``scheduler`` (``tcp://host:8786``; a Slurm or PBS allocation through
+  dask-jobqueue, a multi-GPU node with one worker per GPU: README, "Running on a cluster");
+* or, with ``workers=0``, this process, one cell after another (the chapters' live runs).
+
+Dask schedules; this module only says what a cell is worth keeping. A cell's result is written to
+``<store>/<key>.json`` (atomically) the moment it arrives, with the settings tag and the library's
+code hash; a later call finds it and does not run the cell again, so a killed sweep resumes where it
+stopped (a cell interrupted half-way resumes from its engine checkpoint). A cell that raises is tried
+once more (Dask's ``retries=1``); if it raises again, its traceback is returned and the sweep goes on.
+The results do not depend on where a cell ran: a cell's runs are seeded by the settings, and the
+grouping of runs into cells is fixed by the experiment, not by the number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from distributed import Client, LocalCluster, as_completed, get_worker
+from tqdm import tqdm
+
+from . import _checks
+from .engine import CODE_HASH
+from .files import write_atomic
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: ``fn(*args)`` returns the cell's result (JSON data); ``key`` names it in the
+    store and the results file; ``tag`` is a hash of everything the result depends on besides the code."""
+
+    key: str
+    fn: Callable
+    args: tuple
+    tag: str
+
+
+@dataclass
+class Outcome:
+    """What a sweep returns: each finished cell's ``results[key]`` (the value its function returned),
+    ``info[key]`` (``seconds`` of work, ``worker``, ``finished``, ``reused``: True when it was found in the
+    store), and ``failed[key]``, the traceback of each cell that raised twice."""
+
+    results: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
+
+
+def _timed_call(fn, args) -> dict:
+    """Run one cell (in a worker or here) and say where and how long."""
+    try:
+        worker = get_worker().name
+    except ValueError:  # not in a Dask worker: the serial sweep
+        worker = f"local pid {os.getpid()}"
+    start = time.perf_counter()
+    value = fn(*args)
+    return {"value": value, "seconds": round(time.perf_counter() - start, 3), "worker": str(worker),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+
+
+def _stored(store: Path | None, cell: Cell) -> dict | None:
+    """The stored result of ``cell``, if a file with its tag and the current code's hash exists."""
+    if store is None:
+        return None
+    path = store / f"{cell.key}.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"the stored cell {path} cannot be read ({err}); delete it to run the cell again") from None
+    if data.get("tag") != cell.tag or data.get("code") != CODE_HASH:
+        return None  # other settings or other code: run again (and overwrite)
+    return data
+
+
+def _store(store: Path | None, cell: Cell, done: dict) -> None:
+    if store is not None:
+        write_atomic(store / f"{cell.key}.json", json.dumps({"tag": cell.tag, "code": CODE_HASH, **done}))
+
+
+def _cluster(workers: int | None, scheduler: str | None):
+    """A local cluster of ``workers`` (default: one per core) single-threaded worker processes, closed on
+    exit; nothing when ``scheduler`` names a running one."""
+    if scheduler is not None:
+        return contextlib.nullcontext()
+    return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                        dashboard_address=None)
+
+
+def run(cells: list[Cell], *, store=None, workers: int | None = None, scheduler: str | None = None,
+        progress: bool = True, desc: str = "cells", priority: dict | None = None) -> Outcome:
+    """Run every cell not already in ``store`` (a folder, or ``None`` to keep nothing) and return the
+    :class:`Outcome`. ``workers``: ``0`` runs here, serially; ``None`` or ``N`` starts a local cluster
+    of N single-threaded worker processes (default: one per core); ``scheduler`` joins a running
+    cluster instead. ``priority`` (key → number, e.g. the estimated hours of each cell) makes Dask start
+    the costliest cells first, so that the last cells to finish are short ones. One progress bar counts
+    the cells, with the time left estimated from those done."""
+    if not isinstance(cells, list) or not all(isinstance(c, Cell) for c in cells):
+        raise TypeError("cells must be a list of sweeps.Cell")
+    if len({c.key for c in cells}) != len(cells):
+        raise ValueError("cells must have distinct keys")
+    if workers is not None:
+        _checks.positive_int("workers", workers, minimum=0)
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise ValueError(f"scheduler must be the address of a Dask scheduler such as 'tcp://host:8786', got {scheduler!r}")
+    if scheduler is not None and workers is not None:
+        raise ValueError("give workers (a local cluster) or scheduler (a running one), not both")
+    store = None if store is None else Path(store)
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+    out = Outcome()
+    todo = []
+    for cell in cells:
+        done = _stored(store, cell)
+        if done is None:
+            todo.append(cell)
+        else:
+            out.results[cell.key] = done["value"]
+            out.info[cell.key] = {k: done[k] for k in ("seconds", "worker", "finished")} | {"reused": True}
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), disable=not progress, desc=desc, unit="cell")
+
+    def finish(cell, done=None, error=None):
+        if error is not None:
+            out.failed[cell.key] = error
+        else:
+            _store(store, cell, done)
+            out.results[cell.key] = done["value"]
+            out.info[cell.key] = {k: done[k] for k in ("seconds", "worker", "finished")} | {"reused": False}
+        bar.update(1)
+
+    if todo and workers == 0:
+        for cell in todo:
+            for attempt in (1, 2):  # a failing cell is tried once more, as Dask's retries=1 does
+                try:
+                    finish(cell, done=_timed_call(cell.fn, cell.args))
+                    break
+                except Exception:  # noqa: BLE001 - recorded with its traceback; the sweep goes on
+                    if attempt == 2:
+                        finish(cell, error=traceback.format_exc())
+    elif todo:
+        with _cluster(workers, scheduler) as cluster, Client(scheduler or cluster) as client:
+            futures = {client.submit(_timed_call, c.fn, c.args, key=f"{c.key}-{c.tag}", retries=1, pure=False,
+                                     priority=(priority or {}).get(c.key, 0)): c for c in todo}
+            for future in as_completed(futures):
+                cell = futures[future]
+                if future.status == "error":
+                    err = future.exception()
+                    tb = "".join(traceback.format_exception(type(err), err, future.traceback()))
+                    finish(cell, error=tb)
+                else:
+                    finish(cell, done=future.result())
+    bar.close()
+    return out
