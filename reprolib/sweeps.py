@@ -30,12 +30,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from distributed import Client, LocalCluster, as_completed, get_worker
+import dask
+from distributed import Client, LocalCluster, get_worker, wait
+from distributed import TimeoutError as DaskTimeoutError
 from tqdm import tqdm
 
 from . import _checks
 from .engine import CODE_HASH
 from .files import write_atomic
+
+
+#: seconds between two looks at the cluster's size while cells run on it
+POLL_SECONDS = 10
+#: Dask settings of the local cluster. A cell is long and its Python loop holds the GIL most of the time:
+#: the worker's statistical profiler (a stack sample every 10 ms) and its event-loop tick (every 20 ms)
+#: take the GIL from it, so they are turned off or slowed (benchmarks/bench_sweeps.py measures the gain).
+#: The scheduler gives a one-thread worker one cell at a time.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                 "distributed.scheduler.worker-saturation": 1.0,
+                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 128 * 2**20}
 
 
 @dataclass(frozen=True)
@@ -95,11 +108,14 @@ def _store(store: Path | None, cell: Cell, done: dict) -> None:
 
 def _cluster(workers: int | None, scheduler: str | None):
     """A local cluster of ``workers`` (default: one per core) single-threaded worker processes, closed on
-    exit; nothing when ``scheduler`` names a running one."""
+    exit; nothing when ``scheduler`` names a running one. Its scheduler hands a worker a cell only when
+    the worker is free (``worker-saturation`` 1.0; Dask's default of 1.1 would queue two cells on a
+    one-thread worker while another sits idle), so the costliest cells, started first, are spread."""
     if scheduler is not None:
         return contextlib.nullcontext()
-    return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                        dashboard_address=None)
+    with dask.config.set(WORKER_CONFIG):
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            dashboard_address=None)
 
 
 def run(cells: list[Cell], *, store=None, workers: int | None = None, scheduler: str | None = None,
@@ -107,8 +123,8 @@ def run(cells: list[Cell], *, store=None, workers: int | None = None, scheduler:
     """Run every cell not already in ``store`` (a folder, or ``None`` to keep nothing) and return the
     :class:`Outcome`. ``workers``: ``0`` runs here, serially; ``None`` or ``N`` starts a local cluster
     of N single-threaded worker processes (default: one per core); ``scheduler`` joins a running
-    cluster instead. ``priority`` (key → number, e.g. the estimated hours of each cell) makes Dask start
-    the costliest cells first, so that the last cells to finish are short ones. One progress bar counts
+    cluster instead. ``priority`` (key → number, e.g. the estimated hours of each cell) starts the
+    costliest cells first, so that the last cells to finish are short ones. One progress bar counts
     the cells, with the time left estimated from those done."""
     if not isinstance(cells, list) or not all(isinstance(c, Cell) for c in cells):
         raise TypeError("cells must be a list of sweeps.Cell")
@@ -153,16 +169,29 @@ def run(cells: list[Cell], *, store=None, workers: int | None = None, scheduler:
                     if attempt == 2:
                         finish(cell, error=traceback.format_exc())
     elif todo:
+        queue = sorted(todo, key=lambda c: -(priority or {}).get(c.key, 0))  # the costliest cells first
         with _cluster(workers, scheduler) as cluster, Client(scheduler or cluster) as client:
-            futures = {client.submit(_timed_call, c.fn, c.args, key=f"{c.key}-{c.tag}", retries=1, pure=False,
-                                     priority=(priority or {}).get(c.key, 0)): c for c in todo}
-            for future in as_completed(futures):
-                cell = futures[future]
-                if future.status == "error":
-                    err = future.exception()
-                    tb = "".join(traceback.format_exception(type(err), err, future.traceback()))
-                    finish(cell, error=tb)
-                else:
-                    finish(cell, done=future.result())
+            if cluster is not None:
+                client.wait_for_workers(len(cluster.workers))  # every worker up before the first cell is placed
+            running = {}
+            while queue or running:
+                # Dask gets as many cells as the cluster has threads (read again as workers come and go), so
+                # that a worker that frees up takes the costliest cell left rather than one queued behind another
+                threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+                while queue and len(running) < max(threads, 1):
+                    c = queue.pop(0)
+                    running[client.submit(_timed_call, c.fn, c.args, key=f"{c.key}-{c.tag}", retries=1,
+                                          pure=False)] = c
+                try:
+                    done = wait(list(running), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
+                except DaskTimeoutError:
+                    continue
+                for future in done:
+                    cell = running.pop(future)
+                    if future.status == "error":
+                        err = future.exception()
+                        finish(cell, error="".join(traceback.format_exception(type(err), err, future.traceback())))
+                    else:
+                        finish(cell, done=future.result())
     bar.close()
     return out
