@@ -16,6 +16,9 @@ endif
 ifneq ($(PROFILE),$(filter ci paper,$(PROFILE)))
 $(error PROFILE must be ci or paper)
 endif
+# the data directory of the natural tasks (reprolib.data): ../shared/data where it exists, unless set already
+REPROLIB_DATA ?= $(wildcard $(abspath ../shared/data))
+export REPROLIB_DATA
 export PATH := $(abspath $(BIN)):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1

@@ -64,3 +64,48 @@ def test_a_damaged_or_missing_pickle_is_named(tmp_path):
         read_pickle(path)
     with pytest.raises(ValueError, match="absent.pickle"):
         read_pickle(tmp_path / "absent.pickle")
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_numeric_numpy_scalars_are_read_as_numbers(tmp_path, protocol):
+    """The original music pickles hold numpy.int64 MIDI notes."""
+    import pickle
+
+    import numpy as np
+
+    data = {"train": [[(np.int64(60), np.int64(64)), (np.float32(0.5),), (np.bool_(True),)]]}
+    path = tmp_path / "notes.pickle"
+    path.write_bytes(pickle.dumps(data, protocol=protocol))
+    assert read_pickle(path) == {"train": [[(60, 64), (0.5,), (True,)]]}
+    assert type(read_pickle(path)["train"][0][0][0]) is int
+
+
+def test_a_numpy_scalar_of_object_dtype_is_refused(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    class Planted:
+        def __reduce__(self):
+            return np._core.multiarray.scalar, (np.dtype(object), b"\0" * 8)
+
+    path = tmp_path / "x.pickle"
+    path.write_bytes(pickle.dumps([Planted()], protocol=2))
+    with pytest.raises(ValueError, match="only numeric ones are read"):
+        read_pickle(path)
+
+
+def test_only_latin1_byte_strings_are_decoded(tmp_path):
+    import codecs
+    import pickle
+
+    class Planted:
+        def __reduce__(self):
+            return codecs.encode, ("x", "rot13")
+
+    path = tmp_path / "x.pickle"
+    path.write_bytes(pickle.dumps([Planted()], protocol=2))
+    with pytest.raises(ValueError, match="only latin-1"):
+        read_pickle(path)
+    path.write_bytes(pickle.dumps([b"\x00\xff"], protocol=2))
+    assert read_pickle(path) == [b"\x00\xff"]
