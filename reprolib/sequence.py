@@ -1,0 +1,100 @@
+"""Sequence prediction with the network of eq. 2 (Pascanu §4.1-4.2, supp. §3.2): an output at every step.
+
+The readable route, in autograd torch: the network, its two costs and the segments of a corpus.
+
+    h_t = (1 − a) ⊙ h_{t−1} + a ⊙ σ(W_rec h_{t−1} + W_in u_t + b)        (eq. 2 with leaky units)
+    y_t = W_out h_t + b_out
+
+With every leak factor a = 1 this is eq. 2 (h_t = σ(x_t)). Leaky-integration units (supp. §3.2.1,
+after Bengio et al. 2012) keep a part 1 − a of their previous state, with a drawn in [0.02, 0.2].
+
+* **Music** (88 keys): y_t gives 88 independent Bernoulli probabilities sigmoid(y_t) for the notes of
+  frame t + 1. The cost of a frame is the sum over the keys of the Bernoulli negative log-likelihood,
+  and a corpus's cost is its mean over frames (nats per frame; the convention of
+  Boulanger-Lewandowski et al. 2012), :func:`music_nll`.
+* **Characters**: y_t are the logits of a softmax over the next character; the cost is the mean
+  cross-entropy in bits per character, :func:`bits_per_char`.
+
+The hidden state is carried from one segment to the next (:func:`segments`): within a piece of
+music (reset to 0 at the first segment of every piece), and along the whole text for characters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import torch
+
+from . import _checks
+from .initializations import Params
+from .rnn import activation
+
+#: the range of the leak factors of leaky-integration units (supp. §3.2.1)
+LEAK_RANGE = (0.02, 0.2)
+
+
+def leak_factors(n_hidden: int, n_leaky: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+    """The leak factors a of the ``n_hidden`` units: the first ``n_leaky`` drawn uniformly in
+    :data:`LEAK_RANGE`, the others 1 (ordinary units)."""
+    n = _checks.positive_int("n_hidden", n_hidden)
+    k = _checks.positive_int("n_leaky", n_leaky, minimum=0)
+    if k > n:
+        raise ValueError(f"n_leaky must be at most n_hidden = {n}, got {k}")
+    lo, hi = LEAK_RANGE
+    a = torch.ones(n, dtype=dtype)
+    a[:k] = lo + (hi - lo) * torch.rand(k, generator=generator, dtype=dtype)
+    return a
+
+
+def unroll(P: Params, u: torch.Tensor, h0: torch.Tensor, leak: torch.Tensor | None = None) -> torch.Tensor:
+    """The states ``[T, B, N]`` (h_1 … h_T) of the network ``P`` driven by ``u [T, B, M]`` from ``h0 [B, N]``;
+    ``leak`` ``[N]`` holds the leak factors (None: every unit ordinary)."""
+    _checks.tensor("u", u, ndim=3)
+    _checks.tensor("h0", h0, ndim=2)
+    if u.shape[2] != P.n_in or h0.shape != (u.shape[1], P.n_hidden):
+        raise ValueError(f"u must be [T, B, {P.n_in}] and h0 [B, {P.n_hidden}], got {tuple(u.shape)} and {tuple(h0.shape)}")
+    if leak is not None and (leak.shape != (P.n_hidden,) or not bool(((leak > 0) & (leak <= 1)).all())):
+        raise ValueError(f"leak must be [{P.n_hidden}] factors in (0, 1]")
+    sigma, _ = activation(P.sigma)
+    h, out = h0, []
+    for t in range(u.shape[0]):
+        new = sigma(h @ P.W_rec.T + u[t] @ P.W_in.T + P.b)
+        h = new if leak is None else (1 - leak) * h + leak * new
+        out.append(h)
+    return torch.stack(out)
+
+
+def outputs(P: Params, hs: torch.Tensor) -> torch.Tensor:
+    """y_t = W_out h_t + b_out for every state of ``hs [T, B, N]``: ``[T, B, n_out]``."""
+    return hs @ P.W_out.T + P.b_out
+
+
+def music_nll(y: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean over frames of Σ_keys Bernoulli NLL(sigmoid(y), target), in nats per frame; ``y`` and
+    ``target`` are ``[T, B, 88]``, ``mask [T, B]`` (1 where a frame exists) or None."""
+    if y.shape != target.shape:
+        raise ValueError(f"y and target must have the same shape, got {tuple(y.shape)} and {tuple(target.shape)}")
+    per_frame = torch.nn.functional.binary_cross_entropy_with_logits(y, target, reduction="none").sum(-1)
+    if mask is None:
+        return per_frame.mean()
+    return (per_frame * mask).sum() / mask.sum()
+
+
+def bits_per_char(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean cross-entropy of the logits ``y [T, B, K]`` for the characters ``target [T, B]``, in bits."""
+    if y.shape[:2] != target.shape:
+        raise ValueError(f"y must be [T, B, K] for target [T, B], got {tuple(y.shape)} and {tuple(target.shape)}")
+    return torch.nn.functional.cross_entropy(y.flatten(0, 1), target.flatten()) / math.log(2)
+
+
+def segments(piece: torch.Tensor, length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """The segments of one sequence ``piece [frames, ...]``: ``(inputs, targets, first)`` with inputs the
+    frames t … t + L − 1 and targets the frames t + 1 … t + L (the last segment may be shorter);
+    ``first`` is True for the segment that starts the piece, where the state is reset."""
+    L = _checks.positive_int("length", length)
+    if piece.ndim < 1 or piece.shape[0] < 2:
+        raise ValueError(f"piece must have at least 2 frames, got shape {tuple(piece.shape)}")
+    for start in range(0, piece.shape[0] - 1, L):
+        stop = min(start + L, piece.shape[0] - 1)
+        yield piece[start:stop], piece[start + 1:stop + 1], start == 0

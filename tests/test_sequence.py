@@ -1,0 +1,83 @@
+"""reprolib.sequence: the network of eq. 2 with outputs at every step, its costs and the segments."""
+
+import math
+
+import pytest
+import torch
+
+from reprolib import initializations, sequence
+from reprolib.rnn import RNN
+
+D = torch.float64
+
+
+def _params(sigma="tanh", n_in=3, n=5, n_out=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    init = "basic_tanh" if sigma == "tanh" else "sigmoid"
+    return initializations.initialize(init, n_in, n, n_out, g, dtype=D)
+
+
+def test_without_leaky_units_the_states_are_those_of_eq_2():
+    """h_t = σ(x_t), with x_t from reprolib.rnn (the pre-activation form of eq. 2)."""
+    P = _params()
+    g = torch.Generator().manual_seed(1)
+    u, h0 = torch.randn(7, 2, 3, generator=g, dtype=D), 0.5 * torch.rand(2, 5, generator=g, dtype=D)
+    hs = sequence.unroll(P, u, h0)
+    xs = RNN(P.W_rec, P.W_in, P.b, "tanh").unroll(u, torch.atanh(h0))
+    torch.testing.assert_close(hs, torch.tanh(xs[1:]), rtol=1e-12, atol=1e-12)
+
+
+def test_a_leaky_unit_relaxes_geometrically_to_its_input():
+    """With W_rec = W_in = 0 every unit's new value is σ(b), so h_t = (1 − a)^t h_0 + (1 − (1 − a)^t) σ(b)."""
+    P = _params(sigma="sigmoid")
+    P = initializations.Params(torch.zeros_like(P.W_rec), torch.zeros_like(P.W_in), torch.full((5,), 0.3, dtype=D),
+                               P.W_out, P.b_out, "sigmoid")
+    a = sequence.leak_factors(5, 3, torch.Generator().manual_seed(2), dtype=D)
+    h0 = torch.full((1, 5), 0.9, dtype=D)
+    hs = sequence.unroll(P, torch.zeros(6, 1, 3, dtype=D), h0, a)
+    t = torch.arange(1, 7, dtype=D)[:, None]
+    keep = (1 - a) ** t
+    torch.testing.assert_close(hs[:, 0], keep * 0.9 + (1 - keep) * torch.sigmoid(torch.tensor(0.3, dtype=D)))
+    assert bool(((a[:3] >= 0.02) & (a[:3] <= 0.2)).all()) and bool((a[3:] == 1).all())
+
+
+def test_the_music_cost_is_the_bernoulli_nll_summed_over_keys_and_averaged_over_frames():
+    g = torch.Generator().manual_seed(3)
+    y = torch.randn(4, 2, 88, generator=g, dtype=D)
+    target = (torch.rand(4, 2, 88, generator=g, dtype=D) < 0.1).to(D)
+    p = 1 / (1 + torch.exp(-y))
+    by_hand = -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).sum(-1)
+    torch.testing.assert_close(sequence.music_nll(y, target), by_hand.mean())
+    mask = torch.tensor([[1, 1], [1, 1], [1, 0], [0, 0]], dtype=D)  # padded frames do not count
+    torch.testing.assert_close(sequence.music_nll(y, target, mask), (by_hand * mask).sum() / 5)
+
+
+def test_bits_per_character_are_the_mean_negative_log2_probability():
+    g = torch.Generator().manual_seed(4)
+    y = torch.randn(5, 3, 7, generator=g, dtype=D)
+    target = torch.randint(7, (5, 3), generator=g)
+    p = torch.softmax(y, -1).gather(-1, target[..., None])[..., 0]
+    torch.testing.assert_close(sequence.bits_per_char(y, target), -(torch.log(p) / math.log(2)).mean())
+    uniform = torch.zeros(2, 1, 8, dtype=D)
+    assert sequence.bits_per_char(uniform, torch.zeros(2, 1, dtype=torch.int64)).item() == pytest.approx(3.0)
+
+
+def test_segments_predict_every_next_frame_once_and_mark_the_first():
+    piece = torch.arange(11)
+    parts = list(sequence.segments(piece, 4))
+    assert [(x.tolist(), y.tolist(), first) for x, y, first in parts] == [
+        ([0, 1, 2, 3], [1, 2, 3, 4], True), ([4, 5, 6, 7], [5, 6, 7, 8], False), ([8, 9], [9, 10], False)]
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        list(sequence.segments(torch.zeros(1, 88), 4))
+
+
+def test_bad_arguments_are_named():
+    P = _params()
+    with pytest.raises(ValueError, match="u must be"):
+        sequence.unroll(P, torch.zeros(3, 2, 4, dtype=D), torch.zeros(2, 5, dtype=D))
+    with pytest.raises(ValueError, match="leak must be"):
+        sequence.unroll(P, torch.zeros(3, 2, 3, dtype=D), torch.zeros(2, 5, dtype=D), torch.zeros(5, dtype=D))
+    with pytest.raises(ValueError, match="n_leaky must be at most"):
+        sequence.leak_factors(4, 5, torch.Generator())
+    with pytest.raises(ValueError, match="same shape"):
+        sequence.music_nll(torch.zeros(2, 1, 88), torch.zeros(2, 1, 87))
