@@ -98,3 +98,29 @@ def segments(piece: torch.Tensor, length: int) -> Iterator[tuple[torch.Tensor, t
     for start in range(0, piece.shape[0] - 1, L):
         stop = min(start + L, piece.shape[0] - 1)
         yield piece[start:stop], piece[start + 1:stop + 1], start == 0
+
+
+def music_batches(pieces: list[torch.Tensor], batch_size: int, length: int, generator: torch.Generator | None = None
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]]:
+    """One epoch of minibatches over ``pieces`` (each ``[frames, 88]``): the pieces, shuffled by
+    ``generator`` (in order if None), are taken ``batch_size`` at a time and padded with empty frames
+    to the longest; each group is cut into segments of ``length`` steps (:func:`segments`). Yields
+    ``(u [L, B, 88], target [L, B, 88], mask [L, B], first)``: ``mask`` is 1 where a target frame
+    exists, and ``first`` marks the first segment of a group, where the state is reset to 0."""
+    B = _checks.positive_int("batch_size", batch_size)
+    if not isinstance(pieces, list) or not pieces:
+        raise ValueError("pieces must be a non-empty list of [frames, keys] tensors")
+    for k, p in enumerate(pieces):
+        if p.ndim != 2 or p.shape[0] < 2 or p.shape[1] != pieces[0].shape[1]:
+            raise ValueError(f"piece {k} must be [frames >= 2, {pieces[0].shape[1]}], got {tuple(p.shape)}")
+    order = list(range(len(pieces))) if generator is None else torch.randperm(len(pieces), generator=generator).tolist()
+    for g in range(0, len(order), B):
+        group = [pieces[i] for i in order[g:g + B]]
+        frames = max(p.shape[0] for p in group)
+        roll = torch.zeros(frames, len(group), group[0].shape[1], dtype=group[0].dtype)
+        exists = torch.zeros(frames, len(group), dtype=group[0].dtype)
+        for j, p in enumerate(group):
+            roll[:p.shape[0], j] = p
+            exists[:p.shape[0], j] = 1
+        for (u, target, first), (_, mask, _) in zip(segments(roll, length), segments(exists, length)):
+            yield u, target, mask, first

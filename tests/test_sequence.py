@@ -81,3 +81,28 @@ def test_bad_arguments_are_named():
         sequence.leak_factors(4, 5, torch.Generator())
     with pytest.raises(ValueError, match="same shape"):
         sequence.music_nll(torch.zeros(2, 1, 88), torch.zeros(2, 1, 87))
+
+
+def test_music_batches_predict_every_frame_of_every_piece_once():
+    """Each piece of f frames gives f − 1 targets, found in the batches at their place under the mask."""
+    g = torch.Generator().manual_seed(5)
+    pieces = [(torch.rand(f, 88, generator=g) < 0.1).float() for f in (5, 9, 3, 12, 7)]
+    seen = {}
+    batches = list(sequence.music_batches(pieces, batch_size=2, length=4))
+    assert [first for *_, first in batches].count(True) == 3  # three groups, each starts from a reset state
+    group, offset = -1, 0
+    for u, target, mask, first in batches:
+        if first:
+            group, offset = group + 1, 0
+        for j in range(u.shape[1]):
+            piece = 2 * group + j
+            for t in range(u.shape[0]):
+                if mask[t, j]:
+                    assert torch.equal(u[t, j], pieces[piece][offset + t]) and torch.equal(target[t, j], pieces[piece][offset + t + 1])
+                    seen[(piece, offset + t)] = seen.get((piece, offset + t), 0) + 1
+        offset += u.shape[0]
+    assert seen == {(k, t): 1 for k, p in enumerate(pieces) for t in range(p.shape[0] - 1)}
+    shuffled = list(sequence.music_batches(pieces, 2, 4, torch.Generator().manual_seed(0)))
+    assert sum(m.sum().item() for _, _, m, _ in shuffled) == sum(p.shape[0] - 1 for p in pieces)
+    with pytest.raises(ValueError, match="piece 1 must be"):
+        list(sequence.music_batches([pieces[0], torch.zeros(1, 88)], 2, 4))
