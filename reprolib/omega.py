@@ -105,7 +105,7 @@ def total_state_gradients(rnn: RNN, u: torch.Tensor, x0: torch.Tensor,
 
 
 # --------------------------------------------------------------------------- Ω
-def _check(W_rec, xs, dE, sigma, form, norms, reduction, bound) -> None:
+def _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak=None) -> None:
     _checks.square("W_rec", W_rec)
     _checks.tensor("xs", xs, ndim=3)
     _checks.tensor("dE", dE, ndim=3)
@@ -120,13 +120,23 @@ def _check(W_rec, xs, dE, sigma, form, norms, reduction, bound) -> None:
         if value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     _checks.positive_float("bound", bound)
+    if leak is not None:
+        if form != "h":
+            raise ValueError("leak (leaky-integration units) is defined for form 'h', whose state is h")
+        _checks.tensor("leak", leak, ndim=1)
+        _checks.same_kind(W_rec=W_rec, leak=leak)
+        if leak.shape != (N,) or not bool(((leak > 0) & (leak <= 1)).all()):
+            raise ValueError(f"leak must hold {N} factors in (0, 1]")
 
 
-def _factors(W_rec, xs, dE, sigma, form):
+def _factors(W_rec, xs, dE, sigma, form, leak=None):
     """For k = 0..T−1: v = ∂E/∂s_{k+1}, w = v ∂s_{k+1}/∂s_k, and L, R with ∂⁺‖w‖²/∂W_rec = 2 Lᵀ R.
 
     form "x": w = (v W_rec) ⊙ σ′(x_k);       ∂‖w‖²/∂W_rec[i,j] = 2 v_i w_j σ′(x_k)_j  → L = v, R = w ⊙ σ′(x_k).
     form "h": w = (v ⊙ σ′(x_{k+1})) W_rec;   ∂‖w‖²/∂W_rec[i,j] = 2 (v ⊙ σ′(x_{k+1}))_i w_j → L = v ⊙ σ′(x_{k+1}), R = w.
+    form "h" with leaky units, h_{k+1} = (1 − a) ⊙ h_k + a ⊙ σ(x_{k+1}) (:mod:`reprolib.sequence`):
+        ∂h_{k+1}/∂h_k = diag(1 − a) + diag(a ⊙ σ′(x_{k+1})) W_rec, so w = v ⊙ (1 − a) + L W_rec with
+        L = v ⊙ a ⊙ σ′(x_{k+1}), and again ∂‖w‖²/∂W_rec = 2 Lᵀ w (R = w).
     """
     _, dsigma = activation(sigma)
     v = dE[1:]
@@ -135,8 +145,11 @@ def _factors(W_rec, xs, dE, sigma, form):
         w = (v @ W_rec) * d
         return v, w, v, w * d
     d = dsigma(xs[1:])  # σ′(x_{k+1})
-    L = v * d
-    w = L @ W_rec
+    if leak is None:
+        L = v * d
+        return v, L @ W_rec, L, L @ W_rec
+    L = v * d * leak
+    w = L @ W_rec + v * (1 - leak)
     return v, w, L, w
 
 
@@ -160,9 +173,9 @@ def grad_coefficients(r: torch.Tensor, safe_den: torch.Tensor, included: torch.T
     return torch.where(included, coef, torch.zeros_like(coef))
 
 
-def _terms(W_rec, xs, dE, sigma, form, norms, bound):
+def _terms(W_rec, xs, dE, sigma, form, norms, bound, leak=None):
     """The factors of ``_factors`` and the ratios r ([T, B]), with r := 1 where den < bound."""
-    v, w, L, R = _factors(W_rec, xs, dE, sigma, form)
+    v, w, L, R = _factors(W_rec, xs, dE, sigma, form, leak)
     r, included, safe_den = ratios((w**2).sum(-1), (v**2).sum(-1), norms, bound)
     return L, R, safe_den, r, included
 
@@ -174,7 +187,8 @@ def _normaliser(included: torch.Tensor, reduction: str, dtype) -> torch.Tensor:
 
 
 def omega_ratios(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = "tanh", *,
-                 form: str = "x", norms: str = "squared", bound: float = BOUND) -> tuple[torch.Tensor, torch.Tensor]:
+                 form: str = "x", norms: str = "squared", bound: float = BOUND,
+                 leak: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The ratios inside Ω_k of supp. eq. (5) (summary eq. 15 for ``norms="plain"``):
 
         r_kb = ‖∂E/∂s_{k+1} · ∂s_{k+1}/∂s_k‖^p / ‖∂E/∂s_{k+1}‖^p,   k = 0..T−1,
@@ -189,17 +203,20 @@ def omega_ratios(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma:
             (both from :func:`total_state_gradients`). Entry 0 is not used.
         sigma: the nonlinearity of the network.
         bound: terms with ‖∂E/∂s_{k+1}‖² < bound are excluded (their ratio is set to 1).
+        leak: ``[N]`` leak factors a of leaky-integration units (form "h" only; None: every unit ordinary):
+            the state is then h_{k+1} = (1 − a) ⊙ h_k + a ⊙ σ(x_{k+1}), as in :mod:`reprolib.sequence`.
 
     Returns:
         ``(r, included)``, both ``[T, B]``; entry k belongs to Ω_k.
     """
-    _check(W_rec, xs, dE, sigma, form, norms, "mean", bound)
-    _, _, _, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound)
+    _check(W_rec, xs, dE, sigma, form, norms, "mean", bound, leak)
+    _, _, _, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound, leak)
     return r, included
 
 
 def omega(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = "tanh", *,
-          form: str = "x", norms: str = "squared", reduction: str = "mean", bound: float = BOUND) -> torch.Tensor:
+          form: str = "x", norms: str = "squared", reduction: str = "mean", bound: float = BOUND,
+          leak: torch.Tensor | None = None) -> torch.Tensor:
     """Ω of supp. eq. (5) (``norms="squared"``, default) or summary eq. (15) (``"plain"``),
     with the original code's handling of small denominators:
 
@@ -214,15 +231,16 @@ def omega(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = 
     Returns:
         a 0-dim tensor.
     """
-    _check(W_rec, xs, dE, sigma, form, norms, reduction, bound)
-    _, _, _, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound)
+    _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak)
+    _, _, _, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound, leak)
     total = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum()  # Σ_{k,b} over included terms
     BZ = _normaliser(included, reduction, r.dtype)
     return total / BZ if BZ > 0 else total  # nothing included: Ω = 0
 
 
 def omega_grad(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = "tanh", *,
-               form: str = "x", norms: str = "squared", reduction: str = "mean", bound: float = BOUND) -> torch.Tensor:
+               form: str = "x", norms: str = "squared", reduction: str = "mean", bound: float = BOUND,
+               leak: torch.Tensor | None = None) -> torch.Tensor:
     """The immediate derivative ∂⁺Ω/∂W_rec of supp. eq. (5), with ∂E/∂s and the states held
     constant, in closed form.
 
@@ -237,9 +255,9 @@ def omega_grad(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: s
     Arguments as :func:`omega`. Returns ``[N, N]``, the orientation of W_rec (the code's
     ∂⁺Ω/∂W_hh is its transpose).
     """
-    _check(W_rec, xs, dE, sigma, form, norms, reduction, bound)
+    _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak)
     W_rec, xs, dE = W_rec.detach(), xs.detach(), dE.detach()
-    L, R, safe_den, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound)
+    L, R, safe_den, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound, leak)
     coef = grad_coefficients(r, safe_den, included, norms)
     BZ = _normaliser(included, reduction, r.dtype)
     if BZ == 0:  # nothing included: Ω = 0 and so is its gradient

@@ -114,3 +114,31 @@ def test_load_results_is_none_without_a_file_and_names_are_checked():
     assert experiments.results_path("tables", "paper").name == "tables_paper.json"
     with pytest.raises(ValueError, match="experiment"):
         experiments.load_results("fig9", "cpu")
+
+
+def test_reach_is_the_longest_length_below_the_limit_with_every_shorter_one():
+    # the paper's Table 2 (multiplication): under 1 % up to T = 400, 2.11 % at 600
+    assert experiments.reach(experiments.PAPER_TABLES["multiplication"]) == 400
+    assert experiments.reach(experiments.PAPER_TABLES["temporal_order_3bit"]) == 300
+    assert experiments.reach({"20": 0.5, "40": 3.0, "60": 0.0}) == 20  # a failure stops the reach
+    assert experiments.reach({20: 1.0}) is None and experiments.reach({20: 0.99}) == 20
+    assert (experiments.longest_train([50, 200]), experiments.longest_train(40)) == (200, 40)
+    with pytest.raises(ValueError, match="test must map"):
+        experiments.reach({})
+
+
+def test_table_claims_compare_multiples_of_the_longest_training_length():
+    entries = [
+        {"table": 1, "task": "addition", "train": [20, 40], "solved": True, "runs": 5, "seed": 0,
+         "test": {20: 0.0, 40: 0.1, 80: 0.5, 120: 0.9, 160: 3.0}},   # the paper reaches 3 x 200: 120 here
+        {"table": 2, "task": "multiplication", "train": [20, 40], "solved": True, "runs": 5, "seed": 1,
+         "test": {20: 0.0, 40: 0.1, 80: 1.5}},                       # the paper reaches 2 x 200: 80 here
+        {"table": 0, "task": "temporal_order", "train": [20, 40], "solved": False, "runs": 5, "seed": 2,
+         "test": {20: 0.0, 160: 0.0}},                                # 25 x 200 in the paper: capped at 160; unsolved
+        {"table": 5, "task": "memorization", "train": 40, "solved": 4, "runs": 5, "seed": None, "test": {40: 0.4}},
+    ]
+    add, mult, order, mem = experiments.table_claims(entries)
+    assert add["held"] and "T = 120 (3 x" in add["claim"] and "T = 600 = 3 x 200" in add["paper"]
+    assert not mult["held"] and "T = 80" in mult["claim"] and "up to T = 40" in mult["ours"]
+    assert not order["held"] and "T = 160" in order["claim"]  # every length passes, but the run was not solved
+    assert mem["held"] and mem["id"] == "memorization-T40" and "4/5 runs solved" in mem["ours"]

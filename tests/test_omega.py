@@ -379,3 +379,69 @@ def test_float32_agrees_with_float64(gen):
     assert omega(W32, xs32, dx32).dtype == torch.float32
     assert math.isclose(omega(W32, xs32, dx32).item(), omega(net.W_rec, xs, dx).item(), rel_tol=1e-4)
     assert torch.allclose(omega_grad(W32, xs32, dx32).double(), omega_grad(net.W_rec, xs, dx), rtol=1e-3, atol=1e-6)
+
+
+# ------------------------------------------------------------------ leaky-integration units (form "h")
+def leaky_setup(gen, sigma="tanh", T=6, B=3, N=5, M=2):
+    """A leaky network h_{k+1} = (1 − a) ⊙ h_k + a ⊙ σ(z_{k+1}), z_{k+1} = W h_k + W_in u_{k+1} + b, with a
+    cost at every step; returns W, the pre-activations zs [T+1, B, N] (zs[0] unused), the total
+    ∂E/∂h_k [T+1, B, N] by autograd, the leak factors and the one-step map."""
+    W = 1.2 * torch.randn(N, N, generator=gen, dtype=D) / math.sqrt(N)
+    W_in, b = torch.randn(N, M, generator=gen, dtype=D), 0.1 * torch.randn(N, generator=gen, dtype=D)
+    a = torch.tensor([0.05, 0.15, 1.0, 0.1, 1.0], dtype=D)
+    u = torch.randn(T, B, M, generator=gen, dtype=D)
+    W_out = torch.randn(4, N, generator=gen, dtype=D)
+    target = torch.randint(4, (T, B), generator=gen)
+    sig, _ = activation(sigma)
+    hs = [(0.3 * torch.randn(B, N, generator=gen, dtype=D)).requires_grad_(True)]
+    zs = [torch.zeros(B, N, dtype=D)]
+    for t in range(T):
+        zs.append(hs[-1] @ W.T + u[t] @ W_in.T + b)
+        hs.append((1 - a) * hs[-1] + a * sig(zs[-1]))
+    E = sum(torch.nn.functional.cross_entropy(h @ W_out.T, target[t]) for t, h in enumerate(hs[1:])) / T
+    dE = torch.stack(torch.autograd.grad(E, hs))
+    step = lambda k, j: (lambda h: (1 - a) * h + a * sig(W @ h + u[k, j] @ W_in.T + b))  # noqa: E731
+    return W, torch.stack(zs).detach(), dE, a, [h.detach() for h in hs], step
+
+
+@pytest.mark.parametrize("sigma", ["tanh", "sigmoid"])
+def test_leaky_units_omega_matches_explicit_jacobians(gen, sigma):
+    W, zs, dE, a, hs, step = leaky_setup(gen, sigma)
+    total, n = 0.0, 0
+    for k in range(zs.shape[0] - 1):
+        for j in range(zs.shape[1]):
+            J = torch.autograd.functional.jacobian(step(k, j), hs[k][j])  # ∂h_{k+1}/∂h_k, the map itself
+            g = dE[k + 1, j]
+            total += ((g @ J).pow(2).sum() / g.pow(2).sum() - 1) ** 2
+            n += 1
+    got = omega(W, zs, dE, sigma, form="h", leak=a)
+    assert math.isclose(got.item(), (total / n).item(), rel_tol=1e-11) and got.item() > 1e-3
+    ones = torch.ones_like(a)  # factors of 1: ordinary units, the code's form "h"
+    assert math.isclose(omega(W, zs, dE, sigma, form="h", leak=ones).item(), omega(W, zs, dE, sigma, form="h").item(),
+                        rel_tol=1e-13)
+
+
+def test_leaky_units_immediate_gradient_matches_autograd_through_the_jacobian_matrix(gen):
+    """∂⁺Ω/∂W_rec with the states and ∂E/∂h held constant: J(W) = diag(1 − a) + diag(a ⊙ σ′(z_{k+1})) W."""
+    W, zs, dE, a, _, _ = leaky_setup(gen)
+    _, dsig = activation("tanh")
+    Wv = W.clone().requires_grad_(True)
+    terms = []
+    for k in range(zs.shape[0] - 1):
+        for j in range(zs.shape[1]):
+            J = torch.diag(1 - a) + torch.diag(a * dsig(zs[k + 1, j])) @ Wv
+            g = dE[k + 1, j]
+            terms.append(((g @ J).pow(2).sum() / g.pow(2).sum() - 1) ** 2)
+    (ref,) = torch.autograd.grad(torch.stack(terms).mean(), Wv)
+    got = omega_grad(W, zs, dE, "tanh", form="h", leak=a)
+    assert torch.allclose(got, ref, rtol=1e-11, atol=1e-14) and ref.abs().max() > 1e-6
+
+
+def test_leak_is_for_form_h_and_must_be_factors_in_0_1(gen):
+    W, zs, dE, a, _, _ = leaky_setup(gen)
+    with pytest.raises(ValueError, match="form 'h'"):
+        omega(W, zs, dE, "tanh", form="x", leak=a)
+    with pytest.raises(ValueError, match="factors in"):
+        omega(W, zs, dE, "tanh", form="h", leak=torch.zeros_like(a))
+    with pytest.raises(ValueError, match="factors in"):
+        omega(W, zs, dE, "tanh", form="h", leak=a[:3])
