@@ -1,6 +1,7 @@
 """Sequence prediction with the network of eq. 2 (Pascanu §4.1-4.2, supp. §3.2): an output at every step.
 
-The readable route, in autograd torch: the network, its two costs and the segments of a corpus.
+The readable route, in autograd torch: the network, its costs, the segments of a corpus and one update
+(:func:`update`: the cost's gradient, Ω on the total derivatives, clipping, the fallback, the step).
 
     h_t = (1 − a) ⊙ h_{t−1} + a ⊙ σ(W_rec h_{t−1} + W_in u_t + b)        (eq. 2 with leaky units)
     y_t = W_out h_t + b_out
@@ -26,12 +27,18 @@ from typing import Iterator
 
 import torch
 
-from . import _checks
+from . import _checks, clipping, omega
 from .initializations import Params
 from .rnn import activation
 
 #: the range of the leak factors of leaky-integration units (supp. §3.2.1)
 LEAK_RANGE = (0.02, 0.2)
+#: the two prediction tasks: 88 independent notes, or one character of a vocabulary
+KINDS = ("music", "chars")
+#: how a segment's cost is reduced: "mean" over its steps (music, supp. footnote 1) or "sum" over them
+#: (next-character prediction, supp. §3.2.2: "we take the sum of the cost over the sequence length"),
+#: both averaged over the minibatch
+REDUCTIONS = ("mean", "sum")
 
 
 def leak_factors(n_hidden: int, n_leaky: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
@@ -50,6 +57,12 @@ def leak_factors(n_hidden: int, n_leaky: int, generator: torch.Generator, dtype=
 def unroll(P: Params, u: torch.Tensor, h0: torch.Tensor, leak: torch.Tensor | None = None) -> torch.Tensor:
     """The states ``[T, B, N]`` (h_1 … h_T) of the network ``P`` driven by ``u [T, B, M]`` from ``h0 [B, N]``;
     ``leak`` ``[N]`` holds the leak factors (None: every unit ordinary)."""
+    return torch.stack(_states(P, u, h0, leak)[0][1:])
+
+
+def _states(P: Params, u, h0, leak) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The states h_0 … h_T and the pre-activations z_0 = 0, z_1 … z_T, each its own tensor (so that
+    autograd can give the total derivative with respect to every h_k)."""
     _checks.tensor("u", u, ndim=3)
     _checks.tensor("h0", h0, ndim=2)
     if u.shape[2] != P.n_in or h0.shape != (u.shape[1], P.n_hidden):
@@ -57,12 +70,12 @@ def unroll(P: Params, u: torch.Tensor, h0: torch.Tensor, leak: torch.Tensor | No
     if leak is not None and (leak.shape != (P.n_hidden,) or not bool(((leak > 0) & (leak <= 1)).all())):
         raise ValueError(f"leak must be [{P.n_hidden}] factors in (0, 1]")
     sigma, _ = activation(P.sigma)
-    h, out = h0, []
+    hs, zs = [h0], [torch.zeros_like(h0)]
     for t in range(u.shape[0]):
-        new = sigma(h @ P.W_rec.T + u[t] @ P.W_in.T + P.b)
-        h = new if leak is None else (1 - leak) * h + leak * new
-        out.append(h)
-    return torch.stack(out)
+        zs.append(hs[-1] @ P.W_rec.T + u[t] @ P.W_in.T + P.b)
+        new = sigma(zs[-1])
+        hs.append(new if leak is None else (1 - leak) * hs[-1] + leak * new)
+    return hs, zs
 
 
 def outputs(P: Params, hs: torch.Tensor) -> torch.Tensor:
@@ -124,3 +137,64 @@ def music_batches(pieces: list[torch.Tensor], batch_size: int, length: int, gene
             exists[:p.shape[0], j] = 1
         for (u, target, first), (_, mask, _) in zip(segments(roll, length), segments(exists, length)):
             yield u, target, mask, first
+
+
+def cost(kind: str, y: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
+         reduction: str = "mean") -> torch.Tensor:
+    """The training cost of a segment, in nats: for ``"music"`` the Bernoulli NLL summed over the keys of
+    each frame, for ``"chars"`` the cross-entropy of each character; then the mean over the frames that
+    exist (``reduction="mean"``, :func:`music_nll`) or the sum over the steps, averaged over the minibatch
+    (``"sum"``). ``mask [T, B]`` marks the frames that exist (None: all)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if kind == "music":
+        if y.shape != target.shape:
+            raise ValueError(f"y and target must have the same shape, got {tuple(y.shape)} and {tuple(target.shape)}")
+        per_step = torch.nn.functional.binary_cross_entropy_with_logits(y, target, reduction="none").sum(-1)
+    else:
+        if y.shape[:2] != target.shape:
+            raise ValueError(f"y must be [T, B, K] for target [T, B], got {tuple(y.shape)} and {tuple(target.shape)}")
+        per_step = torch.nn.functional.cross_entropy(y.flatten(0, 1), target.flatten(), reduction="none").view(target.shape)
+    m = torch.ones_like(per_step) if mask is None else mask.to(per_step.dtype)
+    total = (per_step * m).sum()
+    return total / m.sum() if reduction == "mean" else total / per_step.shape[1]
+
+
+def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tensor, target: torch.Tensor,
+           h0: torch.Tensor, *, lr: float, threshold: float | None, alpha: float = 0.0, mask: torch.Tensor | None = None,
+           leak: torch.Tensor | None = None, reduction: str = "mean", fallback: bool = True):
+    """One SGD update of the readable route on the segment ``(u, target)`` from the carried state ``h0``.
+
+    The cost (:func:`cost`) and its gradient by autograd; Ω of supp. eq. 5 on the state h (form "h", the
+    original code's, which also covers leaky units), with ∂E/∂h_{k+1} the *total* derivative (every later
+    step's cost reaches it through the recurrence), and α times its immediate gradient added to W_rec's;
+    then norm clipping at ``threshold`` (None: none), the non-finite fallback, and the step.
+
+    Returns ``(new params, cost, Ω, norm before clipping, h_T)``; h_T (detached) is the state to carry.
+    """
+    P = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    net = Params(P["W_rec"], P["W_in"], P["b"], P["W_out"], P["b_out"], sigma)
+    hs = unroll(net, u, h0, leak)
+    E = cost(kind, outputs(net, hs), target, mask, reduction)
+    grads = dict(zip(P, torch.autograd.grad(E, list(P.values()))))
+    zs, dh = _total_state_gradients(kind, {k: v.detach() for k, v in P.items()}, sigma, u, target, h0, mask, leak, reduction)
+    Om = omega.omega(params["W_rec"], zs, dh, sigma, form="h", leak=leak)
+    if alpha > 0:
+        grads["W_rec"] = grads["W_rec"] + alpha * omega.omega_grad(params["W_rec"], zs, dh, sigma, form="h", leak=leak)
+    norm = clipping.total_norm(grads)
+    if threshold is not None:
+        grads = clipping.clip_by_norm(grads, threshold)[0]
+    if fallback:
+        grads = clipping.nonfinite_fallback(grads, params["W_rec"], norm=norm)
+    new = {k: params[k] - lr * grads[k] for k in params}
+    return new, E.detach(), Om, norm, hs[-1].detach()
+
+
+def _total_state_gradients(kind, P, sigma, u, target, h0, mask, leak, reduction):
+    """The pre-activations z_k ``[T+1, B, N]`` (z_0 = 0, unused) and the total ∂E/∂h_k ``[T+1, B, N]``, k = 0..T."""
+    net = Params(P["W_rec"], P["W_in"], P["b"], P["W_out"], P["b_out"], sigma)
+    hs, zs = _states(net, u, h0.detach().clone().requires_grad_(True), leak)
+    E = cost(kind, outputs(net, torch.stack(hs[1:])), target, mask, reduction)
+    return torch.stack(zs).detach(), torch.stack(torch.autograd.grad(E, hs))

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from reprolib import initializations, sequence
+from reprolib import initializations, omega, sequence
 from reprolib.rnn import RNN
 
 D = torch.float64
@@ -106,3 +106,71 @@ def test_music_batches_predict_every_frame_of_every_piece_once():
     assert sum(m.sum().item() for _, _, m, _ in shuffled) == sum(p.shape[0] - 1 for p in pieces)
     with pytest.raises(ValueError, match="piece 1 must be"):
         list(sequence.music_batches([pieces[0], torch.zeros(1, 88)], 2, 4))
+
+
+def test_the_cost_is_a_mean_over_frames_or_a_sum_over_steps():
+    g = torch.Generator().manual_seed(6)
+    y, target = torch.randn(4, 3, 88, generator=g, dtype=D), (torch.rand(4, 3, 88, generator=g, dtype=D) < 0.1).to(D)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 1, 0], [1, 0, 0]], dtype=D)
+    torch.testing.assert_close(sequence.cost("music", y, target, mask), sequence.music_nll(y, target, mask))
+    per_frame = torch.nn.functional.binary_cross_entropy_with_logits(y, target, reduction="none").sum(-1)
+    torch.testing.assert_close(sequence.cost("music", y, target, mask, "sum"), (per_frame * mask).sum() / 3)
+    logits, chars = torch.randn(5, 2, 7, generator=g, dtype=D), torch.randint(7, (5, 2), generator=g)
+    torch.testing.assert_close(sequence.cost("chars", logits, chars), sequence.bits_per_char(logits, chars) * math.log(2))
+    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), chars.flatten(), reduction="none").view(5, 2)
+    torch.testing.assert_close(sequence.cost("chars", logits, chars, reduction="sum"), ce.sum(0).mean())
+    with pytest.raises(ValueError, match="kind must be"):
+        sequence.cost("speech", y, target)
+    with pytest.raises(ValueError, match="reduction must be"):
+        sequence.cost("music", y, target, reduction="max")
+
+
+def _music_case(seed=7, n=6, T=9, B=2):
+    g = torch.Generator().manual_seed(seed)
+    P = initializations.initialize("basic_tanh", 88, n, 88, g, dtype=D)
+    params = {k: v.clone() for k, v in P.as_dict().items()}
+    params["b"] = 0.1 * torch.randn(n, generator=g, dtype=D)
+    notes = (torch.rand(T + 1, B, 88, generator=g, dtype=D) < 0.15).to(D)
+    h0 = 0.4 * torch.rand(B, n, generator=g, dtype=D) - 0.2
+    return params, notes[:-1], notes[1:], h0
+
+
+def test_an_update_equals_the_pre_activation_route_of_eq_2():
+    """Independent route: reprolib.rnn unrolls x_t (eq. 2) from x_0 = atanh(h_0); the cost is taken on
+    h = tanh(x); omega.total_state_gradients gives ∂E/∂h_k; the step is written out."""
+    params, u, target, h0 = _music_case()
+    lr, alpha = 0.05, 0.7
+    new, E, Om, norm, hT = sequence.update("music", params, "tanh", u, target, h0, lr=lr, threshold=None, alpha=alpha)
+    P = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    rnn = RNN(P["W_rec"], P["W_in"], P["b"], "tanh")
+    x0 = torch.atanh(h0)
+    f = lambda hs: sequence.music_nll(hs[1:] @ P["W_out"].T + P["b_out"], target)  # noqa: E731
+    E_ref = f(torch.tanh(rnn.unroll(u, x0)))
+    grads = dict(zip(P, torch.autograd.grad(E_ref, list(P.values()))))
+    rnn_d = RNN(params["W_rec"], params["W_in"], params["b"], "tanh")
+    W_out, b_out = params["W_out"], params["b_out"]
+    xs, _, dh = omega.total_state_gradients(rnn_d, u, x0, lambda hs: sequence.music_nll(hs[1:] @ W_out.T + b_out, target))
+    grads["W_rec"] = grads["W_rec"] + alpha * omega.omega_grad(params["W_rec"], xs, dh, "tanh", form="h")
+    torch.testing.assert_close(E, E_ref.detach())
+    torch.testing.assert_close(Om, omega.omega(params["W_rec"], xs, dh, "tanh", form="h"))
+    for k in params:
+        torch.testing.assert_close(new[k], params[k] - lr * grads[k], rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(hT, torch.tanh(xs[-1]))
+    assert Om.item() > 1e-3
+
+
+def test_clipping_bounds_the_step_and_the_norm_is_taken_before_it():
+    params, u, target, h0 = _music_case(seed=8)
+    new, _, _, norm, _ = sequence.update("music", params, "tanh", u, target, h0, lr=0.1, threshold=1e-3, alpha=0.5)
+    step = torch.sqrt(sum(((new[k] - params[k]) / 0.1).pow(2).sum() for k in params))
+    assert norm.item() > 1e-3 and step.item() == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_leaky_units_change_the_state_and_omega_but_not_the_update_rules():
+    params, u, target, h0 = _music_case(seed=9)
+    a = sequence.leak_factors(6, 3, torch.Generator().manual_seed(1), dtype=D)
+    _, E, Om, _, hT = sequence.update("music", params, "tanh", u, target, h0, lr=0.1, threshold=8.0, alpha=0.5, leak=a)
+    _, E1, Om1, _, hT1 = sequence.update("music", params, "tanh", u, target, h0, lr=0.1, threshold=8.0, alpha=0.5)
+    net = initializations.Params(params["W_rec"], params["W_in"], params["b"], params["W_out"], params["b_out"], "tanh")
+    torch.testing.assert_close(hT, sequence.unroll(net, u, h0, a)[-1])
+    assert not torch.allclose(hT, hT1) and abs(Om.item() - Om1.item()) > 1e-6
