@@ -23,13 +23,17 @@ music (reset to 0 at the first segment of every piece), and along the whole text
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
 
-from . import _checks, clipping, omega
+from . import _checks, clipping, initializations, omega, ptb
 from .initializations import Params
 from .rnn import activation
+
+#: keys of a piano roll (the inputs and outputs of the music models)
+N_KEYS = 88
 
 #: the range of the leak factors of leaky-integration units (supp. §3.2.1)
 LEAK_RANGE = (0.02, 0.2)
@@ -198,3 +202,156 @@ def _total_state_gradients(kind, P, sigma, u, target, h0, mask, leak, reduction)
     hs, zs = _states(net, u, h0.detach().clone().requires_grad_(True), leak)
     E = cost(kind, outputs(net, torch.stack(hs[1:])), target, mask, reduction)
     return torch.stack(zs).detach(), torch.stack(torch.autograd.grad(E, hs))
+
+
+# --- the readable trainer ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeqRun:
+    """One run of sequence prediction (supp. §3.2).
+
+    Args:
+        seed: seeds the weights, the leak factors and the order of the pieces.
+        n_hidden: hidden units N.
+        lr: the initial learning rate (halved after every epoch whose training error rose).
+        threshold: the clipping threshold (None: no clipping, "BPTT" in the paper's tables).
+        alpha: the weight of Ω, a number or an :class:`reprolib.omega.AlphaSchedule` of ``alpha_per``.
+        sigma: the units, "sigmoid" (supp. §3.2) or "tanh" (the main text's music runs).
+        init: the weights' distribution, a name of :data:`reprolib.initializations.INITS` ("basic_tanh" is
+            N(0, 0.1), the character model's).
+        biases: train the biases b and b_out (the character model has none).
+        n_leaky: leaky-integration units among the N.
+        segment: steps per segment of truncated BPTT.
+        batch_size: pieces (music) or streams (characters) per minibatch.
+        reduction: the segment cost's reduction (:data:`REDUCTIONS`).
+        alpha_per: what the schedule's t counts, "epoch" (music) or "update" (characters).
+    """
+
+    seed: int
+    n_hidden: int
+    lr: float
+    threshold: float | None
+    alpha: float | omega.AlphaSchedule = 0.0
+    sigma: str = "sigmoid"
+    init: str = "smart_tanh"
+    biases: bool = True
+    n_leaky: int = 0
+    segment: int = 200
+    batch_size: int = 1
+    reduction: str = "mean"
+    alpha_per: str = "epoch"
+
+    def __post_init__(self):
+        _checks.positive_int("seed", self.seed, minimum=0)
+        _checks.positive_int("n_hidden", self.n_hidden)
+        _checks.positive_float("lr", self.lr)
+        if self.threshold is not None:
+            _checks.positive_float("threshold", self.threshold)
+        if not isinstance(self.alpha, omega.AlphaSchedule):
+            _checks.positive_float("alpha", self.alpha, strict=False)
+        activation(self.sigma)
+        if self.init not in initializations.INITS:
+            raise ValueError(f"init must be one of {tuple(initializations.INITS)}, got {self.init!r}")
+        if not isinstance(self.biases, bool):
+            raise TypeError(f"biases must be a bool, got {type(self.biases).__name__}")
+        _checks.positive_int("n_leaky", self.n_leaky, minimum=0)
+        if self.n_leaky > self.n_hidden:
+            raise ValueError(f"n_leaky must be at most n_hidden = {self.n_hidden}, got {self.n_leaky}")
+        _checks.positive_int("segment", self.segment)
+        _checks.positive_int("batch_size", self.batch_size)
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+        if self.alpha_per not in ("epoch", "update"):
+            raise ValueError(f"alpha_per must be 'epoch' or 'update', got {self.alpha_per!r}")
+
+    def alpha_at(self, t: int) -> float:
+        """α at step t of the schedule (a constant α for every t)."""
+        return self.alpha(t) if isinstance(self.alpha, omega.AlphaSchedule) else float(self.alpha)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the parameters of the epoch with the lowest validation cost
+    (``best_epoch``), the leak factors, and one row per epoch in ``history`` (``epoch``, ``train``: the
+    mean training cost of its updates, ``valid``: :func:`evaluate`, ``lr``, ``alpha``, ``clipped``: the
+    fraction of its updates that were clipped, ``norms``: the gradient norm of each update)."""
+
+    params: dict
+    leak: torch.Tensor | None
+    best_epoch: int
+    history: list
+
+
+def _inputs(kind: str, x: torch.Tensor, n_symbols: int | None, dtype) -> torch.Tensor:
+    return x.to(dtype) if kind == "music" else torch.nn.functional.one_hot(x, n_symbols).to(dtype)
+
+
+def _batches(kind: str, data, run: SeqRun, generator: torch.Generator | None):
+    """``(inputs, targets, mask, reset)`` for one epoch: the pieces' segments (music, state reset at each
+    group of pieces), or the text cut into ``batch_size`` streams (characters, reset at the epoch's start)."""
+    if kind == "music":
+        yield from music_batches(data, run.batch_size, run.segment, generator)
+        return
+    streams = ptb.batchify(data, run.batch_size)
+    for k, (x, y) in enumerate(ptb.bptt_batches(streams, run.segment)):
+        yield x, y, None, k == 0
+
+
+def evaluate(kind: str, params: dict, sigma: str, data, run: SeqRun, leak=None, n_symbols: int | None = None) -> float:
+    """The cost of ``data`` under ``params`` with the state carried as in training: nats per frame for
+    music (the mean over all frames that are predicted), bits per character for characters."""
+    net = Params(params["W_rec"], params["W_in"], params["b"], params["W_out"], params["b_out"], sigma)
+    total, count = 0.0, 0.0
+    with torch.no_grad():
+        h = None
+        for x, y, mask, reset in _batches(kind, data, run, None):
+            if reset or h is None or h.shape[0] != x.shape[1]:
+                h = torch.zeros(x.shape[1], net.n_hidden, dtype=params["W_rec"].dtype)
+            hs = unroll(net, _inputs(kind, x, n_symbols, h.dtype), h, leak)
+            h = hs[-1]
+            n = float(x.shape[0] * x.shape[1]) if mask is None else float(mask.sum())
+            total += cost(kind, outputs(net, hs), y.to(h.dtype) if kind == "music" else y, mask).item() * n
+            count += n
+    return total / count if kind == "music" else total / count / math.log(2)
+
+
+def fit(kind: str, train, valid, run: SeqRun, epochs: int, *, n_in: int | None = None, dtype=torch.float64,
+        progress: bool = False) -> FitResult:
+    """Train one run with the readable update (:func:`update`) for ``epochs`` epochs; keep the parameters
+    of the epoch with the lowest validation cost. ``train``/``valid``: lists of ``[frames, 88]`` pieces
+    (music) or 1-D tensors of character ids (characters, with ``n_in`` symbols)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    _checks.positive_int("epochs", epochs)
+    n_sym = N_KEYS if kind == "music" else _checks.positive_int("n_in", n_in)
+    g = torch.Generator().manual_seed(run.seed)
+    P = initializations.initialize(run.init, n_sym, run.n_hidden, n_sym, g, dtype=dtype)
+    params = {k: v.clone() for k, v in P.as_dict().items()}
+    leak = leak_factors(run.n_hidden, run.n_leaky, g, dtype) if run.n_leaky else None
+    lr, updates, history, best = run.lr, 0, [], None
+    for epoch in range(epochs):
+        costs, norms, clipped, h = [], [], 0, None
+        alpha = run.alpha_at(epoch) if run.alpha_per == "epoch" else None
+        for x, y, mask, reset in _batches(kind, train, run, g):
+            if reset or h is None or h.shape[0] != x.shape[1]:
+                h = torch.zeros(x.shape[1], run.n_hidden, dtype=dtype)
+            a = alpha if alpha is not None else run.alpha_at(updates)
+            new, E, _, norm, h = update(kind, params, run.sigma, _inputs(kind, x, n_sym, dtype),
+                                        y.to(dtype) if kind == "music" else y, h, lr=lr, threshold=run.threshold,
+                                        alpha=a, mask=mask, leak=leak, reduction=run.reduction)
+            if not run.biases:
+                new["b"], new["b_out"] = params["b"], params["b_out"]
+            params, updates = new, updates + 1
+            costs.append(E.item())
+            norms.append(norm.item())
+            clipped += run.threshold is not None and norm.item() >= run.threshold
+        row = {"epoch": epoch, "train": sum(costs) / len(costs), "lr": lr, "alpha": run.alpha_at(epoch if alpha is not None else updates),
+               "clipped": clipped / len(costs), "norms": norms,
+               "valid": evaluate(kind, params, run.sigma, valid, run, leak, n_sym if kind == "chars" else None)}
+        history.append(row)
+        if best is None or row["valid"] < history[best]["valid"]:
+            best, best_params = epoch, {k: v.clone() for k, v in params.items()}
+        if epoch > 0 and row["train"] > history[-2]["train"]:
+            lr /= 2  # "we halved the learning rate every time the error over an epoch increased" (supp. §3.2.1)
+    return FitResult(best_params, leak, best, history)

@@ -174,3 +174,45 @@ def test_leaky_units_change_the_state_and_omega_but_not_the_update_rules():
     net = initializations.Params(params["W_rec"], params["W_in"], params["b"], params["W_out"], params["b_out"], "tanh")
     torch.testing.assert_close(hT, sequence.unroll(net, u, h0, a)[-1])
     assert not torch.allclose(hT, hT1) and abs(Om.item() - Om1.item()) > 1e-6
+
+
+def _cycle_pieces(n, frames, seed):
+    """Pieces that cycle through four chords: predictable from the previous frame."""
+    chords = torch.zeros(4, 88)
+    for k, notes in enumerate(((0, 4, 7), (5, 9, 12), (7, 11, 14), (2, 5, 9))):
+        chords[k, [40 + i for i in notes]] = 1
+    g = torch.Generator().manual_seed(seed)
+    starts = torch.randint(4, (n,), generator=g).tolist()
+    return [chords[[(s + t) % 4 for t in range(frames)]].double() for s in starts]
+
+
+def test_fit_learns_a_predictable_corpus_and_keeps_the_best_validation_epoch():
+    train, valid = _cycle_pieces(6, 13, 0), _cycle_pieces(2, 13, 1)
+    run = sequence.SeqRun(seed=0, n_hidden=8, lr=3.0, threshold=8.0, alpha=0.1, sigma="sigmoid", init="basic_tanh",
+                          segment=5, batch_size=3, n_leaky=2)
+    res = sequence.fit("music", train, valid, run, epochs=20)
+    valid_costs = [r["valid"] for r in res.history]
+    assert len(res.history) == 20 and valid_costs[-1] < 0.1 * valid_costs[0]  # it learns the cycle (8.9 -> 0.3 nats)
+    assert res.best_epoch == min(range(20), key=valid_costs.__getitem__)
+    again = sequence.evaluate("music", res.params, "sigmoid", valid, run, res.leak)
+    assert again == pytest.approx(valid_costs[res.best_epoch], rel=1e-12)
+    assert all(len(r["norms"]) == 2 * 3 for r in res.history)  # 2 groups x 3 segments of 5 steps per epoch
+
+
+def test_fit_halves_the_learning_rate_after_an_epoch_whose_error_rose():
+    train = _cycle_pieces(4, 9, 2)
+    run = sequence.SeqRun(seed=1, n_hidden=6, lr=40.0, threshold=None, sigma="tanh", init="basic_tanh", segment=4,
+                          batch_size=2)
+    h = sequence.fit("music", train, train, run, epochs=6).history
+    for prev, row, nxt in zip(h, h[1:], h[2:]):
+        assert nxt["lr"] == (row["lr"] / 2 if row["train"] > prev["train"] else row["lr"])
+    assert any(b["lr"] < a["lr"] for a, b in zip(h, h[1:]))  # the rule acted at least once
+
+
+def test_fit_on_characters_carries_the_state_and_can_freeze_the_biases():
+    text = torch.tensor([0, 1, 2, 1] * 60)  # "abcb..." : the next symbol depends on the previous two
+    run = sequence.SeqRun(seed=2, n_hidden=10, lr=0.5, threshold=45.0, sigma="sigmoid", init="basic_tanh",
+                          biases=False, segment=10, batch_size=4, reduction="sum", alpha=0.01, alpha_per="update")
+    res = sequence.fit("chars", text, text[:80], run, epochs=4, n_in=3)
+    assert res.history[-1]["valid"] < 0.5 * math.log2(3)  # well below the uniform 1.58 bits
+    assert not res.params["b"].any() and not res.params["b_out"].any()
