@@ -40,12 +40,11 @@ import time
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 from tqdm import tqdm  # tqdm.auto warns on stderr without ipywidgets, which nbval would compare
 
-from . import _checks, omega, tasks
+from . import _checks, omega, provenance, tasks
 from . import initializations
 from .bptt import NAMES, Batch, Step, Workspace, clip_and_step, forward, gradients, make_batch
 from .files import write_atomic
@@ -64,15 +63,8 @@ EVAL_CHUNK = 1000
 CHECKPOINT_FORMAT = 1
 
 
-def _code_hash() -> str:
-    """A hash of the library's sources: a checkpoint is resumed only by the code that wrote it."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
-
-
-CODE_HASH = _code_hash()
+#: a hash of the sources the engine runs (its module and those it uses): a checkpoint is resumed only by that code
+CODE_HASH = provenance.code_hash("engine")
 
 
 def read_checkpoint(path) -> dict:
@@ -457,7 +449,7 @@ class Engine:
         mine, theirs = self.fingerprint(), state.get("fingerprint", {})
         differ = [k for k in mine if theirs.get(k) != mine[k]]
         if differ:
-            what = "other code (the library's sources changed)" if differ == ["code"] else \
+            what = "other code (the sources of the engine or of a module it uses changed)" if differ == ["code"] else \
                 f"another engine ({', '.join(k for k in differ if k != 'code')} differ)"
             raise ValueError(f"the checkpoint was written by {what}")
         self._P = {n: t.to(self.device) for n, t in state["P"].items()}

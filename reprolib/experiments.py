@@ -16,7 +16,7 @@ provenance: the command, the profile and its settings, the git commit, the packa
 machine, where the cells ran, each cell's training time (summed over resumed invocations), worker and
 sessions, the wall time of the last invocation, the cells that failed (with tracebacks) or are missing.
 A finished cell is stored under ``cells/`` and never run again; a cell interrupted half-way resumes
-from its engine checkpoint under ``checkpoints/`` (only if the library's code is unchanged).
+from its engine checkpoint under ``checkpoints/`` (only if the code it runs is unchanged).
 """
 
 from __future__ import annotations
@@ -157,11 +157,13 @@ def cells(experiment: str, s: settings.Sweep, checkpoints: Path | None = None) -
     """The cells of ``experiment`` with settings ``s``, in the order of the grid: one per
     (initialization, length) of Fig. 7 (key ``smart_tanh_T20``), one per model of the tables (key
     ``addition_T50-200``, or ``<task>_T<train>_<k>`` when two models share task and lengths). A cell's
-    tag hashes the settings it depends on: the shared ones and its own grid point, so that adding
-    lengths or models to the grid keeps the finished cells. Engine checkpoints go to ``checkpoints``."""
+    tag hashes what it depends on: the shared settings, its own grid point and the code that runs it
+    (:func:`reprolib.provenance.code_hash` of this module), so that adding lengths or models to the grid
+    keeps the finished cells and an edit elsewhere in the library does not discard them. Engine checkpoints go to ``checkpoints``."""
     _checked(experiment, s)
     data = s.to_dict()
     shared = {k: v for k, v in data.items() if k not in ("inits", "models")}
+    shared["code"] = provenance.code_hash("experiments")
     ckpt = lambda key, tag: None if checkpoints is None else str(Path(checkpoints) / f"{experiment}_{key}_{tag}.pt")  # noqa: E731
     out = []
     if experiment == "fig7":

@@ -4,15 +4,21 @@ every file is written through :func:`reprolib.files.write_atomic`."""
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import os
 import platform
 import subprocess
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy
 import torch
 
 from .profiles import ROOT
+
+#: the library's folder: the sources :func:`code_hash` reads
+PACKAGE = Path(__file__).resolve().parent
 
 
 def git_state() -> dict:
@@ -37,3 +43,30 @@ def environment() -> dict:
 def now() -> str:
     """The time in UTC, to the minute."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def modules_used(module: str) -> list[str]:
+    """``module`` (a module of the library, e.g. ``"engine"``) and every library module it imports,
+    directly or through others, read from the sources (relative imports), sorted."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        path = PACKAGE / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo.extend([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+    if module not in seen:
+        raise ValueError(f"module must name a module of the library, got {module!r}")
+    return sorted(seen)
+
+
+def code_hash(module: str) -> str:
+    """A hash of the sources of ``module`` and of every library module it uses (:func:`modules_used`):
+    what a checkpoint or a stored result depends on. An edit elsewhere in the library leaves it unchanged."""
+    h = hashlib.sha256()
+    for name in modules_used(module):
+        h.update(name.encode() + b"\0" + (PACKAGE / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]

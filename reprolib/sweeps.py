@@ -11,8 +11,8 @@ model, every seed): the unit of work and of checkpointing. :func:`run` sends the
 * or, with ``workers=0``, this process, one cell after another (the chapters' live runs).
 
 Dask schedules; this module only says what a cell is worth keeping. A cell's result is written to
-``<store>/<key>.json`` (atomically) the moment it arrives, with the settings tag and the library's
-code hash; a later call finds it and does not run the cell again, so a killed sweep resumes where it
+``<store>/<key>.json`` (atomically) the moment it arrives, with the cell's tag (its settings and the
+hash of the code it runs); a later call finds it and does not run the cell again, so a killed sweep resumes where it
 stopped (a cell interrupted half-way resumes from its engine checkpoint). A cell that raises is tried
 once more (Dask's ``retries=1``); if it raises again, its traceback is returned and the sweep goes on.
 The results do not depend on where a cell ran: a cell's runs are seeded by the settings, and the
@@ -36,7 +36,6 @@ from distributed import TimeoutError as DaskTimeoutError
 from tqdm import tqdm
 
 from . import _checks
-from .engine import CODE_HASH
 from .files import write_atomic
 
 
@@ -54,7 +53,8 @@ WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin
 @dataclass(frozen=True)
 class Cell:
     """One unit of work: ``fn(*args)`` returns the cell's result (JSON data); ``key`` names it in the
-    store and the results file; ``tag`` is a hash of everything the result depends on besides the code."""
+    store and the results file; ``tag`` is a hash of everything the result depends on, the code included
+    (:func:`reprolib.provenance.code_hash`): a stored result with another tag is computed again."""
 
     key: str
     fn: Callable
@@ -96,14 +96,14 @@ def _stored(store: Path | None, cell: Cell) -> dict | None:
         return None
     except (OSError, ValueError) as err:
         raise ValueError(f"the stored cell {path} cannot be read ({err}); delete it to run the cell again") from None
-    if data.get("tag") != cell.tag or data.get("code") != CODE_HASH:
-        return None  # other settings or other code: run again (and overwrite)
+    if data.get("tag") != cell.tag:
+        return None  # other settings or other code (the tag holds both): run again, and overwrite
     return data
 
 
 def _store(store: Path | None, cell: Cell, done: dict) -> None:
     if store is not None:
-        write_atomic(store / f"{cell.key}.json", json.dumps({"tag": cell.tag, "code": CODE_HASH, **done}))
+        write_atomic(store / f"{cell.key}.json", json.dumps({"tag": cell.tag, **done}))
 
 
 def _cluster(workers: int | None, scheduler: str | None):
