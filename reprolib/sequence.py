@@ -226,6 +226,8 @@ class SeqRun:
         batch_size: pieces (music) or streams (characters) per minibatch.
         reduction: the segment cost's reduction (:data:`REDUCTIONS`).
         alpha_per: what the schedule's t counts, "epoch" (music) or "update" (characters).
+        horizon: characters only: predict the character this many steps ahead (1: the next one; 5: the
+            modified task of supp. §3.2.2).
     """
 
     seed: int
@@ -241,6 +243,7 @@ class SeqRun:
     batch_size: int = 1
     reduction: str = "mean"
     alpha_per: str = "epoch"
+    horizon: int = 1
 
     def __post_init__(self):
         _checks.positive_int("seed", self.seed, minimum=0)
@@ -264,6 +267,7 @@ class SeqRun:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
         if self.alpha_per not in ("epoch", "update"):
             raise ValueError(f"alpha_per must be 'epoch' or 'update', got {self.alpha_per!r}")
+        _checks.positive_int("horizon", self.horizon)
 
     def alpha_at(self, t: int) -> float:
         """α at step t of the schedule (a constant α for every t)."""
@@ -294,8 +298,22 @@ def _batches(kind: str, data, run: SeqRun, generator: torch.Generator | None):
         yield from music_batches(data, run.batch_size, run.segment, generator)
         return
     streams = ptb.batchify(data, run.batch_size)
-    for k, (x, y) in enumerate(ptb.bptt_batches(streams, run.segment)):
+    for k, (x, y) in enumerate(char_segments(streams, run.segment, run.horizon)):
         yield x, y, None, k == 0
+
+
+def char_segments(streams: torch.Tensor, length: int, horizon: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Segments of the character streams ``[n_steps, B]`` (:func:`reprolib.ptb.batchify`): inputs the
+    steps i … i + L − 1 and targets the characters ``horizon`` steps later (1: the next character; 5: the
+    "5th character in the future" task of supp. §3.2.2); the last segment may be shorter."""
+    L = _checks.positive_int("length", length)
+    h = _checks.positive_int("horizon", horizon)
+    n = streams.shape[0]
+    if n <= h:
+        raise ValueError(f"streams must be longer than horizon = {h} steps, got {n}")
+    for i in range(0, n - h, L):
+        stop = min(i + L, n - h)
+        yield streams[i:stop], streams[i + h:stop + h]
 
 
 def evaluate(kind: str, params: dict, sigma: str, data, run: SeqRun, leak=None, n_symbols: int | None = None) -> float:

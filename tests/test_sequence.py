@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from reprolib import initializations, omega, sequence
+from reprolib import initializations, omega, ptb, sequence
 from reprolib.rnn import RNN
 
 D = torch.float64
@@ -216,3 +216,19 @@ def test_fit_on_characters_carries_the_state_and_can_freeze_the_biases():
     res = sequence.fit("chars", text, text[:80], run, epochs=4, n_in=3)
     assert res.history[-1]["valid"] < 0.5 * math.log2(3)  # well below the uniform 1.58 bits
     assert not res.params["b"].any() and not res.params["b_out"].any()
+
+
+@pytest.mark.parametrize("horizon", [1, 5])
+def test_character_segments_target_the_character_horizon_steps_ahead(horizon):
+    ids = torch.arange(103)
+    streams = ptb.batchify(ids, 4)
+    seen = []
+    for x, y in sequence.char_segments(streams, 7, horizon):
+        assert x.shape == y.shape and torch.equal(y, x + horizon)  # ids are positions: y is x shifted by the horizon
+        seen += x[:, 0].tolist()
+    assert seen == list(range(streams.shape[0] - horizon))  # every input position once, in order
+    with pytest.raises(ValueError, match="longer than horizon"):
+        list(sequence.char_segments(streams[:3], 7, 5))
+    if horizon == 1:  # the next character: the segments of Zaremba's batching (reprolib.ptb)
+        pairs = list(zip(sequence.char_segments(streams, 7), ptb.bptt_batches(streams, 7)))
+        assert pairs and all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in pairs)
