@@ -148,3 +148,16 @@ def test_the_cost_model_counts_the_grid_and_scales_with_the_budget():
     assert c["worker_hours"] == pytest.approx(sum(c["per_cell"].values())) and c["worker_hours"] > 0
     with pytest.raises(ValueError, match="updates"):
         experiments.cost("tables", s, updates=0)
+
+
+def test_cells_go_to_a_running_cluster_given_by_its_address():
+    import operator
+
+    from distributed import LocalCluster
+
+    cells = [sweeps.Cell(f"c{k}", operator.mul, (k, 3), "t") for k in range(5)]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        out = sweeps.run(cells, scheduler=cluster.scheduler_address, progress=False)
+        assert len(cluster.scheduler.workers) == 1  # the command's end leaves the cluster running
+    assert out.results == {f"c{k}": 3 * k for k in range(5)} and not out.failed
+    assert all(not i["worker"].startswith("local pid") for i in out.info.values())
