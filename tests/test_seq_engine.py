@@ -1,0 +1,80 @@
+"""reprolib.seq_engine: R runs in one update, checked against R calls of the readable route."""
+
+import math
+
+import pytest
+import torch
+
+from reprolib import initializations, seq_engine, sequence
+
+D = torch.float64
+
+
+def _runs(kind, R=3, n=7, n_in=88, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    params = []
+    for r in range(R):
+        P = initializations.initialize("basic_tanh", n_in, n, n_in, g, dtype=D)
+        p = {k: v.clone() for k, v in P.as_dict().items()}
+        p["b"], p["b_out"] = 0.1 * torch.randn(n, generator=g, dtype=D), 0.1 * torch.randn(n_in, generator=g, dtype=D)
+        params.append(p)
+    return params, g
+
+
+@pytest.mark.parametrize("sigma", ["tanh", "sigmoid"])
+def test_r_runs_at_once_equal_r_readable_updates_on_music(sigma):
+    params, g = _runs("music")
+    T, B, n = 8, 3, 7
+    notes = (torch.rand(T + 1, B, 88, generator=g, dtype=D) < 0.15).to(D)
+    u, target = notes[:-1], notes[1:]
+    mask = torch.ones(T, B, dtype=D)
+    mask[5:, 2] = 0  # a piece that ended
+    h0 = 0.3 * torch.rand(3, B, n, generator=g, dtype=D)
+    lr = torch.tensor([0.1, 0.5, 0.2], dtype=D)
+    threshold = torch.tensor([math.inf, 1e-2, 8.0], dtype=D)  # MSGD, a threshold that clips, one that may not
+    alpha = torch.tensor([0.0, 0.5, 2.0], dtype=D)
+    leak = torch.ones(3, n, dtype=D)
+    leak[2, :3] = sequence.leak_factors(n, 3, g, dtype=D)[:3]  # the third run has leaky units
+    new, E, Om, norm, hT = seq_engine.update("music", seq_engine.stack(params), sigma, u, target, h0, lr=lr,
+                                             threshold=threshold, alpha=alpha, mask=mask, leak=leak)
+    for r in range(3):
+        ref = sequence.update("music", params[r], sigma, u, target, h0[r], lr=lr[r].item(),
+                              threshold=None if math.isinf(threshold[r]) else threshold[r].item(), alpha=alpha[r].item(),
+                              mask=mask, leak=leak[r] if r == 2 else None)
+        for k in seq_engine.NAMES:
+            torch.testing.assert_close(new[k][r], ref[0][k], rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(E[r], ref[1], rtol=1e-12, atol=0)
+        torch.testing.assert_close(Om[r], ref[2], rtol=1e-11, atol=1e-15)
+        torch.testing.assert_close(norm[r], ref[3], rtol=1e-12, atol=0)
+        torch.testing.assert_close(hT[r], ref[4], rtol=1e-12, atol=1e-15)
+    assert norm[1] > 1e-2  # the second run was clipped
+
+
+def test_r_runs_at_once_on_characters_with_the_summed_cost():
+    params, g = _runs("chars", R=2, n=6, n_in=5, seed=1)
+    ids = torch.randint(5, (7, 4), generator=g)
+    u = torch.nn.functional.one_hot(ids[:-1], 5).to(D)
+    target = ids[1:]
+    h0 = torch.zeros(2, 4, 6, dtype=D)
+    kw = dict(lr=torch.tensor([0.01, 0.05], dtype=D), threshold=torch.tensor([45.0, 45.0], dtype=D),
+              alpha=torch.tensor([0.0, 0.01], dtype=D), reduction="sum")
+    new, E, Om, norm, _ = seq_engine.update("chars", seq_engine.stack(params), "sigmoid", u, target, h0, **kw)
+    for r in range(2):
+        ref = sequence.update("chars", params[r], "sigmoid", u, target, h0[r], lr=kw["lr"][r].item(), threshold=45.0,
+                              alpha=kw["alpha"][r].item(), reduction="sum")
+        for k in seq_engine.NAMES:
+            torch.testing.assert_close(new[k][r], ref[0][k], rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(Om[r], ref[2], rtol=1e-11, atol=1e-15)
+
+
+def test_a_non_finite_gradient_takes_the_fallback_step():
+    params, g = _runs("music", R=2)
+    notes = (torch.rand(5, 2, 88, generator=g, dtype=D) < 0.2).to(D)
+    p = seq_engine.stack(params)
+    p["W_out"][1, 0, 0] = float("nan")  # the second run's gradient is NaN
+    new, _, _, norm, _ = seq_engine.update("music", p, "tanh", notes[:-1], notes[1:], torch.zeros(2, 2, 7, dtype=D),
+                                           lr=torch.tensor([0.1, 0.1], dtype=D), threshold=torch.tensor([8.0, 8.0], dtype=D),
+                                           alpha=torch.zeros(2, dtype=D))
+    assert torch.isnan(norm[1]) and torch.isfinite(norm[0])
+    torch.testing.assert_close(new["W_rec"][1], p["W_rec"][1] * (1 - 0.1 * 0.02))  # W_rec -= lr * 0.02 W_rec
+    torch.testing.assert_close(new["W_in"][1], p["W_in"][1])  # the other gradients replaced by 0
