@@ -12,11 +12,13 @@ at each run's threshold, the non-finite fallback and the SGD step follow.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from . import clipping, omega
+from . import _checks, clipping, omega
 from .rnn import activation
-from .sequence import cost
+from .sequence import KINDS, N_KEYS, FitResult, SeqRun, batches, cost, evaluate, init, inputs
 
 #: the parameters of the network, in the order of :class:`reprolib.initializations.Params`
 NAMES = ("W_rec", "W_in", "b", "W_out", "b_out")
@@ -86,3 +88,62 @@ def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tens
             step = torch.where(bad.view(shape), repl, step)
         new[k] = params[k] - lr.view(shape) * step
     return new, E.detach(), Om, norm, hs[-1].detach()
+
+
+#: the settings that runs sharing an update must have in common (their data and their network's shape)
+SHARED = ("n_hidden", "sigma", "biases", "segment", "batch_size", "reduction", "alpha_per", "horizon", "data_seed")
+
+
+def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int | None = None,
+        dtype=torch.float64) -> list[FitResult]:
+    """:func:`reprolib.sequence.fit` for several runs at once: they see the same minibatches (same
+    ``data_seed``) and share every update (:func:`update`); each keeps its own learning rate, halved
+    after its epochs whose training error rose, and its own best validation epoch. Returns one
+    :class:`reprolib.sequence.FitResult` per run, each what ``sequence.fit`` returns for that run."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not runs or not all(isinstance(r, SeqRun) for r in runs):
+        raise TypeError("runs must be a non-empty list of sequence.SeqRun")
+    for name in SHARED:
+        if len({getattr(r, name) for r in runs}) > 1:
+            raise ValueError(f"runs that share an update must have the same {name}")
+    _checks.positive_int("epochs", epochs)
+    n_sym = N_KEYS if kind == "music" else _checks.positive_int("n_in", n_in)
+    first, R = runs[0], len(runs)
+    inits = [init(r, n_sym, dtype) for r in runs]
+    params = stack([p for p, _ in inits])
+    leaks = [lk for _, lk in inits]
+    leak = None if all(lk is None for lk in leaks) else \
+        torch.stack([torch.ones(first.n_hidden, dtype=dtype) if lk is None else lk for lk in leaks])
+    threshold = torch.tensor([math.inf if r.threshold is None else r.threshold for r in runs], dtype=dtype)
+    lr = torch.tensor([r.lr for r in runs], dtype=dtype)
+    g = torch.Generator().manual_seed(first.data_seed)
+    updates, histories, best, best_params = 0, [[] for _ in runs], [None] * R, [None] * R
+    for epoch in range(epochs):
+        costs, norms, clipped, h = [], [], torch.zeros(R), None
+        for x, y, mask, reset in batches(kind, train, first, g):
+            if reset or h is None or h.shape[1] != x.shape[1]:
+                h = torch.zeros(R, x.shape[1], first.n_hidden, dtype=dtype)
+            t = epoch if first.alpha_per == "epoch" else updates
+            alpha = torch.tensor([r.alpha_at(t) for r in runs], dtype=dtype)
+            new, E, _, norm, h = update(kind, params, first.sigma, inputs(kind, x, n_sym, dtype),
+                                        y.to(dtype) if kind == "music" else y, h, lr=lr, threshold=threshold,
+                                        alpha=alpha, mask=mask, leak=leak, reduction=first.reduction)
+            if not first.biases:
+                new["b"], new["b_out"] = params["b"], params["b_out"]
+            params, updates = new, updates + 1
+            costs.append(E)
+            norms.append(norm)
+            clipped += (norm >= threshold).to(clipped.dtype)
+        for r, run in enumerate(runs):
+            mine = {k: v[r] for k, v in params.items()}
+            hist = histories[r]
+            hist.append({"epoch": epoch, "train": sum(c[r].item() for c in costs) / len(costs), "lr": lr[r].item(),
+                         "alpha": run.alpha_at(epoch if run.alpha_per == "epoch" else updates),
+                         "clipped": clipped[r].item() / len(costs), "norms": [n[r].item() for n in norms],
+                         "valid": evaluate(kind, mine, run.sigma, valid, run, leaks[r], n_sym if kind == "chars" else None)})
+            if best[r] is None or hist[-1]["valid"] < hist[best[r]]["valid"]:
+                best[r], best_params[r] = epoch, {k: v.clone() for k, v in mine.items()}
+            if epoch > 0 and hist[-1]["train"] > hist[-2]["train"]:
+                lr[r] = lr[r] / 2  # supp. §3.2.1, run by run
+    return [FitResult(best_params[r], leaks[r], best[r], histories[r]) for r in range(R)]

@@ -228,6 +228,8 @@ class SeqRun:
         alpha_per: what the schedule's t counts, "epoch" (music) or "update" (characters).
         horizon: characters only: predict the character this many steps ahead (1: the next one; 5: the
             modified task of supp. §3.2.2).
+        data_seed: seeds the order of the pieces; runs with the same data_seed see the same minibatches
+            (and can share an update, :mod:`reprolib.seq_engine`), whatever their ``seed``.
     """
 
     seed: int
@@ -244,6 +246,7 @@ class SeqRun:
     reduction: str = "mean"
     alpha_per: str = "epoch"
     horizon: int = 1
+    data_seed: int = 0
 
     def __post_init__(self):
         _checks.positive_int("seed", self.seed, minimum=0)
@@ -268,6 +271,7 @@ class SeqRun:
         if self.alpha_per not in ("epoch", "update"):
             raise ValueError(f"alpha_per must be 'epoch' or 'update', got {self.alpha_per!r}")
         _checks.positive_int("horizon", self.horizon)
+        _checks.positive_int("data_seed", self.data_seed, minimum=0)
 
     def alpha_at(self, t: int) -> float:
         """α at step t of the schedule (a constant α for every t)."""
@@ -287,11 +291,21 @@ class FitResult:
     history: list
 
 
-def _inputs(kind: str, x: torch.Tensor, n_symbols: int | None, dtype) -> torch.Tensor:
+def init(run: SeqRun, n_symbols: int, dtype=torch.float64) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """A run's initial parameters (``run.init``'s distribution, biases 0) and leak factors (None without
+    leaky units), both drawn from a generator seeded with ``run.seed``."""
+    g = torch.Generator().manual_seed(run.seed)
+    P = initializations.initialize(run.init, n_symbols, run.n_hidden, n_symbols, g, dtype=dtype)
+    leak = leak_factors(run.n_hidden, run.n_leaky, g, dtype) if run.n_leaky else None
+    return {k: v.clone() for k, v in P.as_dict().items()}, leak
+
+
+def inputs(kind: str, x: torch.Tensor, n_symbols: int | None, dtype) -> torch.Tensor:
+    """The network's inputs for a segment ``x``: the frames themselves (music) or one-hot characters."""
     return x.to(dtype) if kind == "music" else torch.nn.functional.one_hot(x, n_symbols).to(dtype)
 
 
-def _batches(kind: str, data, run: SeqRun, generator: torch.Generator | None):
+def batches(kind: str, data, run: SeqRun, generator: torch.Generator | None):
     """``(inputs, targets, mask, reset)`` for one epoch: the pieces' segments (music, state reset at each
     group of pieces), or the text cut into ``batch_size`` streams (characters, reset at the epoch's start)."""
     if kind == "music":
@@ -323,10 +337,10 @@ def evaluate(kind: str, params: dict, sigma: str, data, run: SeqRun, leak=None, 
     total, count = 0.0, 0.0
     with torch.no_grad():
         h = None
-        for x, y, mask, reset in _batches(kind, data, run, None):
+        for x, y, mask, reset in batches(kind, data, run, None):
             if reset or h is None or h.shape[0] != x.shape[1]:
                 h = torch.zeros(x.shape[1], net.n_hidden, dtype=params["W_rec"].dtype)
-            hs = unroll(net, _inputs(kind, x, n_symbols, h.dtype), h, leak)
+            hs = unroll(net, inputs(kind, x, n_symbols, h.dtype), h, leak)
             h = hs[-1]
             n = float(x.shape[0] * x.shape[1]) if mask is None else float(mask.sum())
             total += cost(kind, outputs(net, hs), y.to(h.dtype) if kind == "music" else y, mask).item() * n
@@ -343,19 +357,17 @@ def fit(kind: str, train, valid, run: SeqRun, epochs: int, *, n_in: int | None =
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     _checks.positive_int("epochs", epochs)
     n_sym = N_KEYS if kind == "music" else _checks.positive_int("n_in", n_in)
-    g = torch.Generator().manual_seed(run.seed)
-    P = initializations.initialize(run.init, n_sym, run.n_hidden, n_sym, g, dtype=dtype)
-    params = {k: v.clone() for k, v in P.as_dict().items()}
-    leak = leak_factors(run.n_hidden, run.n_leaky, g, dtype) if run.n_leaky else None
+    params, leak = init(run, n_sym, dtype)
+    g = torch.Generator().manual_seed(run.data_seed)
     lr, updates, history, best = run.lr, 0, [], None
     for epoch in range(epochs):
         costs, norms, clipped, h = [], [], 0, None
         alpha = run.alpha_at(epoch) if run.alpha_per == "epoch" else None
-        for x, y, mask, reset in _batches(kind, train, run, g):
+        for x, y, mask, reset in batches(kind, train, run, g):
             if reset or h is None or h.shape[0] != x.shape[1]:
                 h = torch.zeros(x.shape[1], run.n_hidden, dtype=dtype)
             a = alpha if alpha is not None else run.alpha_at(updates)
-            new, E, _, norm, h = update(kind, params, run.sigma, _inputs(kind, x, n_sym, dtype),
+            new, E, _, norm, h = update(kind, params, run.sigma, inputs(kind, x, n_sym, dtype),
                                         y.to(dtype) if kind == "music" else y, h, lr=lr, threshold=run.threshold,
                                         alpha=a, mask=mask, leak=leak, reduction=run.reduction)
             if not run.biases:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from reprolib import initializations, seq_engine, sequence
+from sequence_helpers import cycle_pieces
 
 D = torch.float64
 
@@ -78,3 +79,25 @@ def test_a_non_finite_gradient_takes_the_fallback_step():
     assert torch.isnan(norm[1]) and torch.isfinite(norm[0])
     torch.testing.assert_close(new["W_rec"][1], p["W_rec"][1] * (1 - 0.1 * 0.02))  # W_rec -= lr * 0.02 W_rec
     torch.testing.assert_close(new["W_in"][1], p["W_in"][1])  # the other gradients replaced by 0
+
+
+def test_fitting_runs_together_gives_each_run_its_readable_fit():
+    train, valid = cycle_pieces(5, 11, 0), cycle_pieces(2, 11, 1)
+    common = dict(n_hidden=6, sigma="sigmoid", init="basic_tanh", segment=4, batch_size=2, data_seed=3)
+    runs = [sequence.SeqRun(seed=0, lr=3.0, threshold=None, **common),             # MSGD
+            sequence.SeqRun(seed=1, lr=3.0, threshold=2.0, **common),              # MSGD-C
+            sequence.SeqRun(seed=2, lr=60.0, threshold=None, alpha=0.5, n_leaky=2, **common)]  # Omega, leaky, lr halving
+    together = seq_engine.fit("music", train, valid, runs, epochs=5)
+    for run, got in zip(runs, together):
+        ref = sequence.fit("music", train, valid, run, epochs=5)
+        assert got.best_epoch == ref.best_epoch
+        for a, b in zip(got.history, ref.history):
+            assert a["lr"] == b["lr"] and a["alpha"] == b["alpha"] and a["clipped"] == b["clipped"]
+            assert a["train"] == pytest.approx(b["train"], rel=1e-10) and a["valid"] == pytest.approx(b["valid"], rel=1e-10)
+            assert a["norms"] == pytest.approx(b["norms"], rel=1e-10)
+        for k in seq_engine.NAMES:
+            torch.testing.assert_close(got.params[k], ref.params[k], rtol=1e-10, atol=1e-12)
+    assert any(a["lr"] < runs[2].lr for a in together[2].history)  # the halving acted on the third run only
+    with pytest.raises(ValueError, match="same segment"):
+        seq_engine.fit("music", train, valid, [runs[0], sequence.SeqRun(seed=3, lr=1.0, threshold=None,
+                                                                        **{**common, "segment": 5})], epochs=1)

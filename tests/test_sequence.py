@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from reprolib import initializations, omega, ptb, sequence
+from sequence_helpers import cycle_pieces
 from reprolib.rnn import RNN
 
 D = torch.float64
@@ -176,18 +177,8 @@ def test_leaky_units_change_the_state_and_omega_but_not_the_update_rules():
     assert not torch.allclose(hT, hT1) and abs(Om.item() - Om1.item()) > 1e-6
 
 
-def _cycle_pieces(n, frames, seed):
-    """Pieces that cycle through four chords: predictable from the previous frame."""
-    chords = torch.zeros(4, 88)
-    for k, notes in enumerate(((0, 4, 7), (5, 9, 12), (7, 11, 14), (2, 5, 9))):
-        chords[k, [40 + i for i in notes]] = 1
-    g = torch.Generator().manual_seed(seed)
-    starts = torch.randint(4, (n,), generator=g).tolist()
-    return [chords[[(s + t) % 4 for t in range(frames)]].double() for s in starts]
-
-
 def test_fit_learns_a_predictable_corpus_and_keeps_the_best_validation_epoch():
-    train, valid = _cycle_pieces(6, 13, 0), _cycle_pieces(2, 13, 1)
+    train, valid = cycle_pieces(6, 13, 0), cycle_pieces(2, 13, 1)
     run = sequence.SeqRun(seed=0, n_hidden=8, lr=3.0, threshold=8.0, alpha=0.1, sigma="sigmoid", init="basic_tanh",
                           segment=5, batch_size=3, n_leaky=2)
     res = sequence.fit("music", train, valid, run, epochs=20)
@@ -200,7 +191,7 @@ def test_fit_learns_a_predictable_corpus_and_keeps_the_best_validation_epoch():
 
 
 def test_fit_halves_the_learning_rate_after_an_epoch_whose_error_rose():
-    train = _cycle_pieces(4, 9, 2)
+    train = cycle_pieces(4, 9, 2)
     run = sequence.SeqRun(seed=1, n_hidden=6, lr=40.0, threshold=None, sigma="tanh", init="basic_tanh", segment=4,
                           batch_size=2)
     h = sequence.fit("music", train, train, run, epochs=6).history
