@@ -41,10 +41,11 @@ from .files import write_atomic
 
 #: seconds between two looks at the cluster's size while cells run on it
 POLL_SECONDS = 10
-#: Dask settings of the local cluster. A cell is long and its Python loop holds the GIL most of the time:
-#: the worker's statistical profiler (a stack sample every 10 ms) and its event-loop tick (every 20 ms)
-#: take the GIL from it, so they are turned off or slowed (benchmarks/bench_sweeps.py measures the gain).
-#: The scheduler gives a one-thread worker one cell at a time.
+#: Dask settings of the local cluster. A cell is one long Python loop that holds the GIL most of the time
+#: and allocates many small tensors, so the worker's statistical profiler (a stack sample every 10 ms) is
+#: off, its event-loop tick slowed from 20 ms to 1 s, and the aggressive glibc trim Dask sets relaxed
+#: (on our 2-core machine their effect was within the benchmark's noise). The scheduler gives a
+#: one-thread worker one cell at a time.
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
                  "distributed.scheduler.worker-saturation": 1.0,
                  "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 128 * 2**20}
@@ -86,7 +87,7 @@ def _timed_call(fn, args) -> dict:
 
 
 def _stored(store: Path | None, cell: Cell) -> dict | None:
-    """The stored result of ``cell``, if a file with its tag and the current code's hash exists."""
+    """The stored result of ``cell``, if its file exists and holds the cell's tag."""
     if store is None:
         return None
     path = store / f"{cell.key}.json"
