@@ -5,7 +5,8 @@ axis ``[R, ...]``, and one forward pass and one backward pass serve them all. Th
 the gradient of every parameter and, in the same call, the total derivatives ∂E/∂h_k that Ω needs.
 (The readable route runs a second pass for these.) Ω and its immediate gradient (form h, leaky units
 included) are then computed for the R runs at once with the formulas of :mod:`reprolib.omega`. Clipping
-at each run's threshold, the non-finite fallback and the SGD step follow.
+at each run's threshold, the non-finite fallback and the SGD step are the batched engine's
+(:func:`reprolib.bptt.clip_and_step`).
 
 :func:`update` is tested against R calls of :func:`reprolib.sequence.update`.
 """
@@ -16,12 +17,10 @@ import math
 
 import torch
 
-from . import _checks, clipping, omega
+from . import _checks, omega
+from .bptt import NAMES, clip_and_step
 from .rnn import activation
 from .sequence import KINDS, N_KEYS, FitResult, SeqRun, batches, cost, evaluate, init, inputs
-
-#: the parameters of the network, in the order of :class:`reprolib.initializations.Params`
-NAMES = ("W_rec", "W_in", "b", "W_out", "b_out")
 
 
 def stack(params: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -76,17 +75,9 @@ def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tens
     dh = torch.stack(grads[len(P):], 1)
     Om, G = _omega(params["W_rec"], torch.stack(zs, 1).detach(), dh, sigma, leak)
     g["W_rec"] = g["W_rec"] + alpha[:, None, None] * G
-    norm = torch.sqrt(sum(g[k].flatten(1).pow(2).sum(1) for k in NAMES))
-    scale = torch.where(norm >= threshold, threshold / norm, torch.ones_like(norm))
-    bad = fallback & ~((norm >= 0) & (norm <= clipping.NONFINITE_LIMIT))
-    new = {}
-    for k in NAMES:
-        shape = (R,) + (1,) * (params[k].ndim - 1)
-        step = g[k] * scale.view(shape)
-        if bool(bad.any()):
-            repl = clipping.FALLBACK_SCALE * params[k] if k == "W_rec" else torch.zeros_like(step)
-            step = torch.where(bad.view(shape), repl, step)
-        new[k] = params[k] - lr.view(shape) * step
+    new = {k: v.detach().clone() for k, v in params.items()}
+    no = torch.zeros(R, dtype=torch.bool)
+    norm, _, _ = clip_and_step(new, g, lr, threshold, no, torch.full((R,), fallback))  # the engine's step, in place
     return new, E.detach(), Om, norm, hs[-1].detach()
 
 

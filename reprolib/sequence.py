@@ -89,20 +89,13 @@ def outputs(P: Params, hs: torch.Tensor) -> torch.Tensor:
 
 def music_nll(y: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """The mean over frames of Σ_keys Bernoulli NLL(sigmoid(y), target), in nats per frame; ``y`` and
-    ``target`` are ``[T, B, 88]``, ``mask [T, B]`` (1 where a frame exists) or None."""
-    if y.shape != target.shape:
-        raise ValueError(f"y and target must have the same shape, got {tuple(y.shape)} and {tuple(target.shape)}")
-    per_frame = torch.nn.functional.binary_cross_entropy_with_logits(y, target, reduction="none").sum(-1)
-    if mask is None:
-        return per_frame.mean()
-    return (per_frame * mask).sum() / mask.sum()
+    ``target`` are ``[T, B, 88]``, ``mask [T, B]`` (1 where a frame exists) or None (:func:`cost`)."""
+    return cost("music", y, target, mask)
 
 
 def bits_per_char(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean cross-entropy of the logits ``y [T, B, K]`` for the characters ``target [T, B]``, in bits."""
-    if y.shape[:2] != target.shape:
-        raise ValueError(f"y must be [T, B, K] for target [T, B], got {tuple(y.shape)} and {tuple(target.shape)}")
-    return torch.nn.functional.cross_entropy(y.flatten(0, 1), target.flatten()) / math.log(2)
+    return cost("chars", y, target) / math.log(2)
 
 
 def segments(piece: torch.Tensor, length: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, bool]]:
