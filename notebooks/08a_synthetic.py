@@ -47,6 +47,7 @@ committed = "cpu"  # the committed results shown beside the live runs (results/<
 
 # %%
 import dataclasses
+from collections import Counter
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,8 +73,8 @@ def describe(prov):
           f"machine: {prov['machine']}, {prov['threads']} threads; torch {prov['torch']}\n"
           f"training time: {minutes:.1f} min summed over engines (this file's last invocation: "
           f"{prov['wall_seconds_last_invocation'] / 60:.1f} min of wall time)")
-    if "sessions" in prov:
-        counts = sorted({len(x) for x in prov["sessions"].values()})
+    if "sessions" in prov:  # per cell, one entry per engine and invocation; a Fig. 7 cell has an engine per budget
+        counts = sorted({max(Counter(x.get("budget") for x in v).values(), default=0) for v in prov["sessions"].values()})
         print(f"invocations: every engine trained in {' or '.join(map(str, counts))} invocation(s) of the command "
               f"(a resumed engine continues from its checkpoint)")
     else:

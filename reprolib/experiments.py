@@ -107,7 +107,8 @@ def _fig7_engines(s: settings.Fig7, init_name: str, T: int) -> list[tuple[Engine
 def fig7_cell(data: dict, init_name: str, T: int, checkpoint: str | None = None) -> dict:
     """One cell of Fig. 7: every method × seed of the settings ``data`` (:meth:`Sweep.to_dict`) at one
     initialization and length, trained by one engine per budget. Returns ``{"rows", "train_seconds",
-    "sessions"}``, the rows in the order of the settings' methods, then seeds."""
+    "sessions"}``, the rows in the order of the settings' methods, then seeds, and each engine session
+    (:attr:`reprolib.engine.Engine.sessions`) marked with its engine's ``budget``."""
     s = settings.from_dict("fig7", data)
     _threads(s)
     rows, seconds, sessions = {}, 0.0, []
@@ -121,7 +122,7 @@ def fig7_cell(data: dict, init_name: str, T: int, checkpoint: str | None = None)
                                         "solved": res.solved_at[i] is not None, "updates": res.solved_at[i],
                                         "error": res.error[i]}
         seconds += res.seconds
-        sessions += res.sessions
+        sessions += [{**x, "budget": cap} for x in res.sessions]  # which engine: one per budget
     return {"rows": [rows[(m, seed)] for m in s.methods for seed in range(s.seeds)], "train_seconds": round(seconds, 1),
             "sessions": sessions}
 

@@ -53,7 +53,8 @@ def test_a_method_with_its_own_budget_trains_in_an_engine_of_its_own():
     assert [s.budget(m) for m in s.methods] == [20, 20, 40]
     cell = experiments.fig7_cell(s.to_dict(), "smart_tanh", 10)
     assert [(r["method"], r["seed"]) for r in cell["rows"]] == [(m, seed) for m in s.methods for seed in range(s.seeds)]
-    assert [x["to"] for x in cell["sessions"]] == [20, 40]  # nothing is solved this early: each engine uses its budget
+    # nothing is solved this early: each engine uses its budget, and its sessions say which engine they were
+    assert [(x["budget"], x["to"]) for x in cell["sessions"]] == [(20, 20), (40, 40)]
     assert experiments.cost("fig7", s, updates=1)["runs"] == len(s.methods) * s.seeds
 
 
