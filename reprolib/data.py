@@ -46,6 +46,8 @@ DATA_ENV = "REPROLIB_DATA"
 SPLITS = ("train", "valid", "test")
 #: the music corpora, by the names of their files
 MUSIC = ("JSB_Chorales", "Nottingham", "MuseData", "Piano_midi")
+#: the character corpora
+TEXTS = ("PTB", "text8")
 #: MIDI notes of the 88 keys of a piano roll: column j is note LOWEST_NOTE + j
 LOWEST_NOTE, N_KEYS = 21, 88
 #: the symbols of text8, in index order

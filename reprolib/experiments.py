@@ -1,7 +1,9 @@
-"""Long synthetic experiments, run by a command as sweeps of cells, with their results committed under ``results/``.
+"""Long experiments, run by a command as sweeps of cells, with their results committed under ``results/``.
 
     python -m reprolib.experiments fig7 --profile cpu     (writes results/fig7_cpu.json)
     python -m reprolib.experiments tables --profile cpu   (writes results/tables_cpu.json)
+    python -m reprolib.experiments music --profile cpu    (the natural tasks, :mod:`reprolib.natural`)
+    python -m reprolib.experiments chars --profile cpu
     [--workers N | --scheduler ADDRESS]   (a local Dask cluster of N workers, default one per core,
                                            or a running cluster; --workers 0: this process)
     [--results-dir DIR]   (another folder for the results file, its cells/ and checkpoints/)
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import statistics
@@ -33,13 +34,15 @@ from pathlib import Path
 
 import torch
 
-from . import _checks, profiles, provenance, settings, sweeps
+from . import _checks, natural, profiles, provenance, settings, sweeps
 from .engine import Engine, Run
 from .files import write_atomic
 from .profiles import ROOT
 from .settings import METHODS
 
 RESULTS = ROOT / "results"
+#: the experiments on real data (:mod:`reprolib.natural`)
+NATURAL = ("music", "chars")
 #: the supplement's Tables 1-5 (error in % of 10,000 test sequences, by test length T) and the
 #: temporal-order claim of supp. §3.1.1 ("in all cases 0 sequences were misclassified"), as printed
 PAPER_TABLES = {
@@ -65,11 +68,6 @@ def method_run(method: str, seed: int, s: settings.Fig7) -> Run:
     return Run(seed=seed, lr=s.lr, threshold=threshold, alpha=alpha)
 
 
-def _tag(obj) -> str:
-    """A short hash of settings: other settings, other checkpoints."""
-    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
-
-
 def _checked(experiment: str, s) -> settings.Sweep:
     if experiment not in settings.EXPERIMENTS:
         raise ValueError(f"experiment must be one of {tuple(settings.EXPERIMENTS)}, got {experiment!r}")
@@ -77,6 +75,10 @@ def _checked(experiment: str, s) -> settings.Sweep:
     if not isinstance(s, cls):
         raise TypeError(f"s must be {experiment} settings (reprolib.settings.{cls.__name__}, from settings.load), "
                         f"got {type(s).__name__}")
+    if experiment in NATURAL:
+        wrong = [m.name for m in s.models if m.kind != experiment]
+        if wrong:
+            raise ValueError(f"the {experiment} settings hold models of the other kind of corpus: {wrong}")
     return s
 
 
@@ -162,6 +164,8 @@ def cells(experiment: str, s: settings.Sweep, checkpoints: Path | None = None) -
     (:func:`reprolib.provenance.code_hash` of this module), so that adding lengths or models to the grid
     keeps the finished cells and an edit elsewhere in the library does not discard them. Engine checkpoints go to ``checkpoints``."""
     _checked(experiment, s)
+    if experiment in NATURAL:
+        return natural.cells(experiment, s, checkpoints)
     data = s.to_dict()
     shared = {k: v for k, v in data.items() if k not in ("inits", "models")}
     shared["code"] = provenance.code_hash("experiments")
@@ -170,13 +174,13 @@ def cells(experiment: str, s: settings.Sweep, checkpoints: Path | None = None) -
     if experiment == "fig7":
         for init_name, lengths in s.inits.items():
             for T in lengths:
-                key, tag = f"{init_name}_T{T}", _tag([shared, init_name, T])
+                key, tag = f"{init_name}_T{T}", sweeps.tag([shared, init_name, T])
                 out.append(sweeps.Cell(key, fig7_cell, (data, init_name, T, ckpt(key, tag)), tag))
         return out
     names = [m.name for m in s.models]
     for k, m in enumerate(s.models):
         key = m.name if names.count(m.name) == 1 else f"{m.name}_{k}"
-        tag = _tag([shared, dataclasses.asdict(m)])
+        tag = sweeps.tag([shared, dataclasses.asdict(m)])
         out.append(sweeps.Cell(key, tables_cell, (data, k, ckpt(key, tag)), tag))
     return out
 
@@ -218,15 +222,35 @@ def tables(s: settings.Tables, progress: bool = True) -> list[dict]:
     return _serial("tables", s, progress)
 
 
+def music(s: settings.Natural, progress: bool = True) -> list[dict]:
+    """Every model × method × seed of the music settings ``s``, run here (see :func:`fig7`); one row per run."""
+    return _serial("music", s, progress)
+
+
+def chars(s: settings.Natural, progress: bool = True) -> list[dict]:
+    """Every model × method × seed of the character settings ``s``, run here (see :func:`fig7`)."""
+    return _serial("chars", s, progress)
+
+
 def cost(experiment: str, s: settings.Sweep, updates: int = 10) -> dict:
     """The cost model of a sweep, measured here: each cell's engine takes two updates to warm up, then
     ``updates`` timed ones, with the settings' threads and device; the cell's cost is the median time
-    of an update × ``max_updates``, an upper bound (runs that pass the test stop earlier). Returns
+    of an update × ``max_updates``, an upper bound (runs that pass the test stop earlier). A natural
+    task's cell is charged its median update × the updates of its epochs (:func:`reprolib.natural.cost`;
+    its evaluation passes are not counted). Returns
     ``{"cells", "runs", "worker_hours", "per_cell": {key: hours}, "device"}``: worker-hours, one worker
     being one process with ``s.threads`` threads (CPU-hours when that is 1)."""
     _checks.positive_int("updates", updates)
     before = torch.get_num_threads()
     _threads(s)
+    if experiment in NATURAL:
+        try:
+            per_cell = natural.cost(_checked(experiment, s), updates)
+        finally:
+            torch.set_num_threads(before)
+        runs = sum(len(m.methods) * s.seeds for m in s.models if m.name in per_cell)
+        return {"cells": len(per_cell), "runs": runs, "worker_hours": sum(per_cell.values()), "per_cell": per_cell,
+                "device": "cpu"}
     try:
         per_cell, runs = {}, 0
         for c in cells(experiment, s):
@@ -254,6 +278,11 @@ def choices(experiment: str, s: settings.Sweep) -> dict:
     initialization variants, loss, Ω's form, norms and reduction, dtype; :meth:`Engine.choices`),
     keyed ``"<task> / <init>"``: what a results file records besides the settings."""
     _checked(experiment, s)
+    if experiment in NATURAL:
+        return {m.name: {"loss": "Bernoulli NLL summed over the 88 keys, mean over frames (nats per frame)"
+                         if m.kind == "music" else "cross-entropy in bits per character",
+                         "segment_cost": m.reduction, "omega_form": "h, on the total derivatives dE/dh_k",
+                         "dtype": s.dtype} for m in s.models}
     pairs = ([("temporal_order", i) for i in s.inits] if experiment == "fig7"
              else [(m.task, m.init) for m in s.models])
     out = {}
@@ -449,6 +478,8 @@ def main(argv=None) -> int:
     command = ["python", "-m", "reprolib.experiments", *(argv if argv is not None else sys.argv[1:])]
     prov = describe_run(command, s, time.perf_counter() - start, git, outcome, grid, workers)
     prov["choices"] = choices(args.experiment, s)
+    if args.experiment in NATURAL:
+        prov["skipped"] = natural.skipped(s)  # models whose corpus is not on this machine
     write_json(out, {"provenance": prov, "runs": rows})
     print(f"wrote {out} ({len(rows)} runs of {len(grid) - len(prov['missing'])}/{len(grid)} cells, "
           f"{time.perf_counter() - start:.0f} s)")

@@ -105,14 +105,18 @@ def total_state_gradients(rnn: RNN, u: torch.Tensor, x0: torch.Tensor,
 
 
 # --------------------------------------------------------------------------- Ω
-def _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak=None) -> None:
-    _checks.square("W_rec", W_rec)
-    _checks.tensor("xs", xs, ndim=3)
-    _checks.tensor("dE", dE, ndim=3)
+def _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak=None, finite=True) -> None:
+    """The arguments of Ω for one network (``W_rec [N, N]``, ``xs``, ``dE [T+1, B, N]``, ``leak [N]``)
+    or R stacked ones (``[R, N, N]``, ``[R, T+1, B, N]``, ``[R, N]``)."""
+    _checks.tensor("W_rec", W_rec, ndim=(2, 3), finite=finite)
+    N, runs = W_rec.shape[-1], tuple(W_rec.shape[:-2])
+    if W_rec.shape[-2] != N:
+        raise ValueError(f"W_rec must be square, [N, N] or [R, N, N], got shape {tuple(W_rec.shape)}")
+    _checks.tensor("xs", xs, ndim=W_rec.ndim + 1, finite=finite)
+    _checks.tensor("dE", dE, ndim=W_rec.ndim + 1, finite=finite)
     _checks.same_kind(W_rec=W_rec, xs=xs, dE=dE)
-    N = W_rec.shape[0]
-    if xs.shape[0] < 2 or xs.shape[2] != N:
-        raise ValueError(f"xs must have shape [T+1, B, {N}] with T >= 1, got {tuple(xs.shape)}")
+    if xs.shape[:-3] != runs or xs.shape[-3] < 2 or xs.shape[-1] != N:
+        raise ValueError(f"xs must have shape {list(runs) + ['T+1', 'B', N]} with T >= 1, got {tuple(xs.shape)}")
     if dE.shape != xs.shape:
         raise ValueError(f"dE must have the shape of xs {tuple(xs.shape)}, got {tuple(dE.shape)}")
     activation(sigma)  # validates the name
@@ -123,10 +127,10 @@ def _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak=None) -> No
     if leak is not None:
         if form != "h":
             raise ValueError("leak (leaky-integration units) is defined for form 'h', whose state is h")
-        _checks.tensor("leak", leak, ndim=1)
+        _checks.tensor("leak", leak, ndim=W_rec.ndim - 1)
         _checks.same_kind(W_rec=W_rec, leak=leak)
-        if leak.shape != (N,) or not bool(((leak > 0) & (leak <= 1)).all()):
-            raise ValueError(f"leak must hold {N} factors in (0, 1]")
+        if leak.shape != runs + (N,) or not bool(((leak > 0) & (leak <= 1)).all()):
+            raise ValueError(f"leak must hold {list(runs) + [N]} factors in (0, 1]")
 
 
 def _factors(W_rec, xs, dE, sigma, form, leak=None):
@@ -137,19 +141,23 @@ def _factors(W_rec, xs, dE, sigma, form, leak=None):
     form "h" with leaky units, h_{k+1} = (1 − a) ⊙ h_k + a ⊙ σ(x_{k+1}) (:mod:`reprolib.sequence`):
         ∂h_{k+1}/∂h_k = diag(1 − a) + diag(a ⊙ σ′(x_{k+1})) W_rec, so w = v ⊙ (1 − a) + L W_rec with
         L = v ⊙ a ⊙ σ′(x_{k+1}), and again ∂‖w‖²/∂W_rec = 2 Lᵀ w (R = w).
+
+    Any leading run axis R broadcasts (``W_rec [R, N, N]`` acts on ``[R, T, B, N]``).
     """
     _, dsigma = activation(sigma)
-    v = dE[1:]
+    W = W_rec[..., None, :, :]  # [(R,) 1, N, N]: one W_rec for every step k
+    v = dE[..., 1:, :, :]
     if form == "x":
-        d = dsigma(xs[:-1])  # σ′(x_k)
-        w = (v @ W_rec) * d
+        d = dsigma(xs[..., :-1, :, :])  # σ′(x_k)
+        w = (v @ W) * d
         return v, w, v, w * d
-    d = dsigma(xs[1:])  # σ′(x_{k+1})
+    d = dsigma(xs[..., 1:, :, :])  # σ′(x_{k+1})
     if leak is None:
         L = v * d
-        return v, L @ W_rec, L, L @ W_rec
-    L = v * d * leak
-    w = L @ W_rec + v * (1 - leak)
+        return v, L @ W, L, L @ W
+    a = leak[..., None, None, :]  # [(R,) 1, 1, N]
+    L = v * d * a
+    w = L @ W + v * (1 - a)
     return v, w, L, w
 
 
@@ -174,16 +182,35 @@ def grad_coefficients(r: torch.Tensor, safe_den: torch.Tensor, included: torch.T
 
 
 def _terms(W_rec, xs, dE, sigma, form, norms, bound, leak=None):
-    """The factors of ``_factors`` and the ratios r ([T, B]), with r := 1 where den < bound."""
+    """The factors of ``_factors`` and the ratios r ([(R,) T, B]), with r := 1 where den < bound."""
     v, w, L, R = _factors(W_rec, xs, dE, sigma, form, leak)
     r, included, safe_den = ratios((w**2).sum(-1), (v**2).sum(-1), norms, bound)
     return L, R, safe_den, r, included
 
 
 def _normaliser(included: torch.Tensor, reduction: str, dtype) -> torch.Tensor:
-    """B·Z: Z = Σ_k mean_b[included] ("mean", the code) or 1 ("sum")."""
-    B = included.shape[1]
-    return included.sum().to(dtype) if reduction == "mean" else torch.tensor(float(B), dtype=dtype)
+    """B·Z per run: Z = Σ_k mean_b[included] ("mean", the code) or 1 ("sum")."""
+    if reduction == "mean":
+        return included.sum((-2, -1)).to(dtype)
+    return torch.full(included.shape[:-2], float(included.shape[-1]), dtype=dtype)
+
+
+def _per_included(total: torch.Tensor, BZ: torch.Tensor) -> torch.Tensor:
+    """total / (B·Z), and 0 where nothing is included (Ω = 0 there, and so is its gradient; the
+    code's 0/0 would give NaN)."""
+    BZ = BZ.reshape(BZ.shape + (1,) * (total.ndim - BZ.ndim))
+    return torch.where(BZ > 0, total / torch.where(BZ > 0, BZ, torch.ones_like(BZ)), torch.zeros_like(total))
+
+
+def _value(r, included, BZ):
+    """Ω = Σ_{k,b} over included terms of (r_kb − 1)², over B·Z (supp. eq. 5)."""
+    return _per_included(torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum((-2, -1)), BZ)
+
+
+def _gradient(L, R, coef, BZ):
+    """∂⁺Ω/∂W_rec = Σ_{k,b} coef_kb L_kbᵀ R_kb over B·Z (one matrix product for all k, b)."""
+    G = L.flatten(-3, -2).mT @ (coef.flatten(-2)[..., None] * R.flatten(-3, -2))
+    return _per_included(G, BZ)
 
 
 def omega_ratios(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = "tanh", *,
@@ -197,17 +224,17 @@ def omega_ratios(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma:
     see the module docstring for the two forms.
 
     Args:
-        W_rec: recurrent weights ``[N, N]``.
-        xs: states ``[T+1, B, N]`` (pre-activations, from :meth:`RNN.unroll`).
-        dE: total derivatives ``[T+1, B, N]``: ∂E/∂x_k for form "x", ∂E/∂h_k for form "h"
+        W_rec: recurrent weights ``[N, N]``, or those of R networks stacked, ``[R, N, N]``.
+        xs: states ``[T+1, B, N]`` (pre-activations, from :meth:`RNN.unroll`); ``[R, T+1, B, N]`` for R networks.
+        dE: total derivatives, shaped as ``xs``: ∂E/∂x_k for form "x", ∂E/∂h_k for form "h"
             (both from :func:`total_state_gradients`). Entry 0 is not used.
         sigma: the nonlinearity of the network.
         bound: terms with ‖∂E/∂s_{k+1}‖² < bound are excluded (their ratio is set to 1).
-        leak: ``[N]`` leak factors a of leaky-integration units (form "h" only; None: every unit ordinary):
-            the state is then h_{k+1} = (1 − a) ⊙ h_k + a ⊙ σ(x_{k+1}), as in :mod:`reprolib.sequence`.
+        leak: ``[N]`` (``[R, N]``) leak factors a of leaky-integration units (form "h" only; None: every unit
+            ordinary): the state is then h_{k+1} = (1 − a) ⊙ h_k + a ⊙ σ(x_{k+1}), as in :mod:`reprolib.sequence`.
 
     Returns:
-        ``(r, included)``, both ``[T, B]``; entry k belongs to Ω_k.
+        ``(r, included)``, both ``[T, B]`` (``[R, T, B]``); entry k belongs to Ω_k.
     """
     _check(W_rec, xs, dE, sigma, form, norms, "mean", bound, leak)
     _, _, _, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound, leak)
@@ -229,13 +256,11 @@ def omega(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = 
     ``dE`` constant to get the immediate ∂⁺Ω/∂W_rec, which :func:`omega_grad` gives in closed form).
 
     Returns:
-        a 0-dim tensor.
+        a 0-dim tensor (``[R]`` for R stacked networks).
     """
     _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak)
     _, _, _, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound, leak)
-    total = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).sum()  # Σ_{k,b} over included terms
-    BZ = _normaliser(included, reduction, r.dtype)
-    return total / BZ if BZ > 0 else total  # nothing included: Ω = 0
+    return _value(r, included, _normaliser(included, reduction, r.dtype))
 
 
 def omega_grad(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = "tanh", *,
@@ -252,19 +277,32 @@ def omega_grad(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: s
     Summed over the included (k, b), divided by B·Z as in :func:`omega`. Per step this is one
     matrix product forward (w) and one backward (Lᵀ R), as the supplement says.
 
-    Arguments as :func:`omega`. Returns ``[N, N]``, the orientation of W_rec (the code's
+    Arguments as :func:`omega`. Returns ``[N, N]`` (``[R, N, N]``), the orientation of W_rec (the code's
     ∂⁺Ω/∂W_hh is its transpose).
     """
     _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak)
+    return _value_and_grad(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak)[1]
+
+
+def omega_and_grad(W_rec: torch.Tensor, xs: torch.Tensor, dE: torch.Tensor, sigma: str = "tanh", *,
+                   form: str = "x", norms: str = "squared", reduction: str = "mean", bound: float = BOUND,
+                   leak: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ω of supp. eq. (5) (:func:`omega`) and its immediate gradient ∂⁺Ω/∂W_rec (:func:`omega_grad`)
+    from one pass over the terms, both detached: the training step's route, for one network or R stacked.
+
+    Arguments as :func:`omega`, except that non-finite values are accepted: a diverged update has them,
+    and the caller's fallback step handles what they give.
+    """
+    _check(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak, finite=False)
+    return _value_and_grad(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak)
+
+
+def _value_and_grad(W_rec, xs, dE, sigma, form, norms, reduction, bound, leak):
+    """Ω and ∂⁺Ω/∂W_rec with W_rec, the states and ∂E/∂s held constant (detached)."""
     W_rec, xs, dE = W_rec.detach(), xs.detach(), dE.detach()
     L, R, safe_den, r, included = _terms(W_rec, xs, dE, sigma, form, norms, bound, leak)
-    coef = grad_coefficients(r, safe_den, included, norms)
     BZ = _normaliser(included, reduction, r.dtype)
-    if BZ == 0:  # nothing included: Ω = 0 and so is its gradient
-        return torch.zeros_like(W_rec)
-    N = W_rec.shape[0]
-    G = L.reshape(-1, N).T @ (coef.reshape(-1, 1) * R.reshape(-1, N))  # Σ_{k,b} coef_kb L_kbᵀ R_kb
-    return G / BZ
+    return _value(r, included, BZ), _gradient(L, R, grad_coefficients(r, safe_den, included, norms), BZ)
 
 
 # --------------------------------------------------------------------------- α

@@ -3,8 +3,8 @@
 R runs (seeds × methods) that see the same minibatch have their parameters stacked along a first
 axis ``[R, ...]``, and one forward pass and one backward pass serve them all. The backward pass gives
 the gradient of every parameter and, in the same call, the total derivatives ∂E/∂h_k that Ω needs.
-(The readable route runs a second pass for these.) Ω and its immediate gradient (form h, leaky units
-included) are then computed for the R runs at once with the formulas of :mod:`reprolib.omega`. Clipping
+(The readable route runs a second pass for these.) Ω of supp. eq. 5 and its immediate gradient (form h,
+leaky units included) are then computed for the R runs at once by :func:`reprolib.omega.omega_and_grad`. Clipping
 at each run's threshold, the non-finite fallback and the SGD step are the batched engine's
 (:func:`reprolib.bptt.clip_and_step`).
 
@@ -20,33 +20,12 @@ import torch
 from . import _checks, omega
 from .bptt import NAMES, clip_and_step
 from .rnn import activation
-from .sequence import KINDS, N_KEYS, FitResult, SeqRun, batches, cost, evaluate, init, inputs
+from .sequence import KINDS, N_KEYS, FitLog, FitResult, SeqRun, cost, init, training_segments
 
 
 def stack(params: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """The parameters of R runs stacked along a new first axis."""
     return {k: torch.stack([p[k] for p in params]) for k in NAMES}
-
-
-def _omega(W, zs, dh, sigma, leak):
-    """Ω (form h, supp. eq. 5, the code's mean over included terms) and its immediate gradient
-    ∂⁺Ω/∂W_rec for R runs: ``W [R, N, N]``, ``zs`` and ``dh`` ``[R, T+1, B, N]``, ``leak [R, N]`` or None."""
-    _, dsigma = activation(sigma)
-    v = dh[:, 1:]
-    L = v * dsigma(zs[:, 1:])
-    if leak is not None:
-        L = L * leak[:, None, None]
-    w = L @ W[:, None]
-    if leak is not None:
-        w = w + v * (1 - leak[:, None, None])
-    r, included, safe_den = omega.ratios((w ** 2).sum(-1), (v ** 2).sum(-1))
-    n = included.flatten(1).sum(1).to(W.dtype)  # included terms per run
-    safe_n = torch.where(n > 0, n, torch.ones_like(n))
-    value = torch.where(included, (r - 1) ** 2, torch.zeros_like(r)).flatten(1).sum(1) / safe_n
-    coef = omega.grad_coefficients(r, safe_den, included)
-    N = W.shape[-1]
-    G = L.reshape(W.shape[0], -1, N).transpose(1, 2) @ (coef.reshape(W.shape[0], -1, 1) * w.reshape(W.shape[0], -1, N))
-    return value, G / safe_n[:, None, None]
 
 
 def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tensor, target: torch.Tensor,
@@ -73,7 +52,7 @@ def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tens
     grads = torch.autograd.grad(E.sum(), list(P.values()) + hs)
     g = dict(zip(P, grads[:len(P)]))
     dh = torch.stack(grads[len(P):], 1)
-    Om, G = _omega(params["W_rec"], torch.stack(zs, 1).detach(), dh, sigma, leak)
+    Om, G = omega.omega_and_grad(params["W_rec"], torch.stack(zs, 1), dh, sigma, form="h", leak=leak)  # supp. eq. 5
     g["W_rec"] = g["W_rec"] + alpha[:, None, None] * G
     new = {k: v.detach().clone() for k, v in params.items()}
     no = torch.zeros(R, dtype=torch.bool)
@@ -103,38 +82,25 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
     first, R = runs[0], len(runs)
     inits = [init(r, n_sym, dtype) for r in runs]
     params = stack([p for p, _ in inits])
-    leaks = [lk for _, lk in inits]
-    leak = None if all(lk is None for lk in leaks) else \
-        torch.stack([torch.ones(first.n_hidden, dtype=dtype) if lk is None else lk for lk in leaks])
+    logs = [FitLog(kind, valid, run, lk, n_sym) for run, (_, lk) in zip(runs, inits)]
+    leak = None if all(log.leak is None for log in logs) else \
+        torch.stack([torch.ones(first.n_hidden, dtype=dtype) if log.leak is None else log.leak for log in logs])
     threshold = torch.tensor([math.inf if r.threshold is None else r.threshold for r in runs], dtype=dtype)
-    lr = torch.tensor([r.lr for r in runs], dtype=dtype)
     g = torch.Generator().manual_seed(first.data_seed)
-    updates, histories, best, best_params = 0, [[] for _ in runs], [None] * R, [None] * R
+    updates = 0
     for epoch in range(epochs):
-        costs, norms, clipped, h = [], [], torch.zeros(R), None
-        for x, y, mask, reset in batches(kind, train, first, g):
-            if reset or h is None or h.shape[1] != x.shape[1]:
-                h = torch.zeros(R, x.shape[1], first.n_hidden, dtype=dtype)
-            t = epoch if first.alpha_per == "epoch" else updates
-            alpha = torch.tensor([r.alpha_at(t) for r in runs], dtype=dtype)
-            new, E, _, norm, h = update(kind, params, first.sigma, inputs(kind, x, n_sym, dtype),
-                                        y.to(dtype) if kind == "music" else y, h, lr=lr, threshold=threshold,
-                                        alpha=alpha, mask=mask, leak=leak, reduction=first.reduction)
+        lr = torch.tensor([log.lr for log in logs], dtype=dtype)  # each run's, halved by its log (supp. §3.2.1)
+        for u, y, mask, reset in training_segments(kind, train, first, g, n_sym, dtype):
+            if reset:
+                h = torch.zeros(R, u.shape[1], first.n_hidden, dtype=dtype)
+            alpha = torch.tensor([log.alpha(epoch, updates) for log in logs], dtype=dtype)
+            new, E, _, norm, h = update(kind, params, first.sigma, u, y, h, lr=lr, threshold=threshold, alpha=alpha,
+                                        mask=mask, leak=leak, reduction=first.reduction)
             if not first.biases:
                 new["b"], new["b_out"] = params["b"], params["b_out"]
             params, updates = new, updates + 1
-            costs.append(E)
-            norms.append(norm)
-            clipped += (norm >= threshold).to(clipped.dtype)
-        for r, run in enumerate(runs):
-            mine = {k: v[r] for k, v in params.items()}
-            hist = histories[r]
-            hist.append({"epoch": epoch, "train": sum(c[r].item() for c in costs) / len(costs), "lr": lr[r].item(),
-                         "alpha": run.alpha_at(epoch if run.alpha_per == "epoch" else updates),
-                         "clipped": clipped[r].item() / len(costs), "norms": [n[r].item() for n in norms],
-                         "valid": evaluate(kind, mine, run.sigma, valid, run, leaks[r], n_sym if kind == "chars" else None)})
-            if best[r] is None or hist[-1]["valid"] < hist[best[r]]["valid"]:
-                best[r], best_params[r] = epoch, {k: v.clone() for k, v in mine.items()}
-            if epoch > 0 and hist[-1]["train"] > hist[-2]["train"]:
-                lr[r] = lr[r] / 2  # supp. §3.2.1, run by run
-    return [FitResult(best_params[r], leaks[r], best[r], histories[r]) for r in range(R)]
+            for log, E_r, norm_r in zip(logs, E.tolist(), norm.tolist()):
+                log.add(E_r, norm_r)
+        for r, log in enumerate(logs):
+            log.end_epoch(epoch, updates, {k: v[r] for k, v in params.items()})
+    return [log.result() for log in logs]

@@ -341,6 +341,58 @@ def evaluate(kind: str, params: dict, sigma: str, data, run: SeqRun, leak=None, 
     return total / count if kind == "music" else total / count / math.log(2)
 
 
+def training_segments(kind: str, train, run: SeqRun, generator: torch.Generator, n_symbols: int | None, dtype):
+    """One epoch of training segments as the network takes them, ``(u, target, mask, reset)``
+    (:func:`batches`, :func:`inputs`); ``reset`` also where the minibatch size changes, the state then
+    starting again from 0."""
+    B = None
+    for x, y, mask, reset in batches(kind, train, run, generator):
+        yield inputs(kind, x, n_symbols, dtype), (y.to(dtype) if kind == "music" else y), mask, reset or x.shape[1] != B
+        B = x.shape[1]
+
+
+class FitLog:
+    """One run's bookkeeping in :func:`fit` (and :func:`reprolib.seq_engine.fit`): its learning rate,
+    halved after every epoch whose training error rose (supp. §3.2.1), its history rows and its best
+    validation epoch, from which :meth:`result` makes the :class:`FitResult`."""
+
+    def __init__(self, kind: str, valid, run: SeqRun, leak: torch.Tensor | None, n_symbols: int):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if not isinstance(run, SeqRun):
+            raise TypeError(f"run must be a SeqRun, got {type(run).__name__}")
+        self.kind, self.valid, self.run, self.leak, self.n_symbols = kind, valid, run, leak, n_symbols
+        self.lr, self.history, self.best_epoch, self.best_params = run.lr, [], None, None
+        self._costs, self._norms = [], []
+
+    def alpha(self, epoch: int, updates: int) -> float:
+        """α_t of the run's schedule, t the epoch or the update index (``run.alpha_per``)."""
+        return self.run.alpha_at(epoch if self.run.alpha_per == "epoch" else updates)
+
+    def add(self, E: float, norm: float) -> None:
+        """Record one update: its cost and its gradient norm before clipping."""
+        self._costs.append(E)
+        self._norms.append(norm)
+
+    def end_epoch(self, epoch: int, updates: int, params: dict) -> None:
+        """The epoch's history row (validated on ``params``), the best epoch so far, and the learning rate."""
+        costs, norms, th = self._costs, self._norms, self.run.threshold
+        valid = evaluate(self.kind, params, self.run.sigma, self.valid, self.run, self.leak,
+                         self.n_symbols if self.kind == "chars" else None)
+        row = {"epoch": epoch, "train": sum(costs) / len(costs), "lr": self.lr, "alpha": self.alpha(epoch, updates),
+               "clipped": sum(th is not None and n >= th for n in norms) / len(costs), "norms": norms, "valid": valid}
+        self.history.append(row)
+        self._costs, self._norms = [], []
+        if self.best_epoch is None or valid < self.history[self.best_epoch]["valid"]:
+            self.best_epoch, self.best_params = epoch, {k: v.clone() for k, v in params.items()}
+        if epoch > 0 and row["train"] > self.history[-2]["train"]:
+            self.lr /= 2  # "we halved the learning rate every time the error over an epoch increased" (supp. §3.2.1)
+
+    def result(self) -> FitResult:
+        """The parameters of the best validation epoch, the leak factors and the history."""
+        return FitResult(self.best_params, self.leak, self.best_epoch, self.history)
+
+
 def fit(kind: str, train, valid, run: SeqRun, epochs: int, *, n_in: int | None = None, dtype=torch.float64,
         progress: bool = False) -> FitResult:
     """Train one run with the readable update (:func:`update`) for ``epochs`` epochs; keep the parameters
@@ -351,30 +403,18 @@ def fit(kind: str, train, valid, run: SeqRun, epochs: int, *, n_in: int | None =
     _checks.positive_int("epochs", epochs)
     n_sym = N_KEYS if kind == "music" else _checks.positive_int("n_in", n_in)
     params, leak = init(run, n_sym, dtype)
+    log = FitLog(kind, valid, run, leak, n_sym)
     g = torch.Generator().manual_seed(run.data_seed)
-    lr, updates, history, best = run.lr, 0, [], None
+    updates = 0
     for epoch in range(epochs):
-        costs, norms, clipped, h = [], [], 0, None
-        alpha = run.alpha_at(epoch) if run.alpha_per == "epoch" else None
-        for x, y, mask, reset in batches(kind, train, run, g):
-            if reset or h is None or h.shape[0] != x.shape[1]:
-                h = torch.zeros(x.shape[1], run.n_hidden, dtype=dtype)
-            a = alpha if alpha is not None else run.alpha_at(updates)
-            new, E, _, norm, h = update(kind, params, run.sigma, inputs(kind, x, n_sym, dtype),
-                                        y.to(dtype) if kind == "music" else y, h, lr=lr, threshold=run.threshold,
-                                        alpha=a, mask=mask, leak=leak, reduction=run.reduction)
+        for u, y, mask, reset in training_segments(kind, train, run, g, n_sym, dtype):
+            if reset:
+                h = torch.zeros(u.shape[1], run.n_hidden, dtype=dtype)
+            new, E, _, norm, h = update(kind, params, run.sigma, u, y, h, lr=log.lr, threshold=run.threshold,
+                                        alpha=log.alpha(epoch, updates), mask=mask, leak=leak, reduction=run.reduction)
             if not run.biases:
                 new["b"], new["b_out"] = params["b"], params["b_out"]
             params, updates = new, updates + 1
-            costs.append(E.item())
-            norms.append(norm.item())
-            clipped += run.threshold is not None and norm.item() >= run.threshold
-        row = {"epoch": epoch, "train": sum(costs) / len(costs), "lr": lr, "alpha": run.alpha_at(epoch if alpha is not None else updates),
-               "clipped": clipped / len(costs), "norms": norms,
-               "valid": evaluate(kind, params, run.sigma, valid, run, leak, n_sym if kind == "chars" else None)}
-        history.append(row)
-        if best is None or row["valid"] < history[best]["valid"]:
-            best, best_params = epoch, {k: v.clone() for k, v in params.items()}
-        if epoch > 0 and row["train"] > history[-2]["train"]:
-            lr /= 2  # "we halved the learning rate every time the error over an epoch increased" (supp. §3.2.1)
-    return FitResult(best_params, leak, best, history)
+            log.add(E.item(), norm.item())
+        log.end_epoch(epoch, updates, params)
+    return log.result()

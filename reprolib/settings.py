@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from . import _checks, initializations, omega, profiles, tasks
+from . import _checks, data, initializations, omega, profiles, sequence, tasks
 
 #: the three methods of Fig. 7: plain SGD, with norm clipping, with clipping and Ω
 METHODS = ("MSGD", "MSGD-C", "MSGD-CR")
@@ -41,40 +41,24 @@ def _one_of(key: str, v, options) -> None:
 
 @dataclass(frozen=True)
 class Sweep:
-    """What every experiment sets: its profile, seeds, budget, cadences, test size and where it runs.
+    """What every experiment sets: its profile, seeds and where its cells run.
 
     Args:
         profile: one of :data:`reprolib.profiles.PROFILES` (the folder of the file).
         seeds: runs per setting, seeded 0, 1, ...
-        max_updates: the budget of a run.
-        test_every: updates between two tests of the stopping criterion.
-        log_every: updates between two logged rows of each run.
-        checkpoint_every: updates between two checkpoints.
-        n_test: fresh test sequences per test.
-        batch_size: sequences per minibatch.
-        omega_form: the form of Ω (:data:`reprolib.omega.FORMS`).
-        threads: torch threads of the command (0: torch's default).
+        threads: torch threads of one cell (0: torch's default).
         device: a torch device string or ``"auto"``.
     """
 
     profile: str
     seeds: int
-    max_updates: int
-    test_every: int
-    log_every: int
-    checkpoint_every: int
-    n_test: int
-    batch_size: int
-    omega_form: str
     threads: int
     device: str
 
     def __post_init__(self):
         profiles.check_profile(self.profile)
-        for key in ("seeds", "max_updates", "test_every", "log_every", "checkpoint_every", "n_test", "batch_size"):
-            _checks.positive_int(key, getattr(self, key))
+        _checks.positive_int("seeds", self.seeds)
         _checks.positive_int("threads", self.threads, minimum=0)
-        _one_of("omega_form", self.omega_form, omega.FORMS)
         if not isinstance(self.device, str):
             raise TypeError(f"device must be a device name such as 'auto', 'cpu' or 'cuda:0', got {self.device!r}")
         _checks.device(self.device)
@@ -90,7 +74,37 @@ class Sweep:
 
 
 @dataclass(frozen=True)
-class Fig7(Sweep):
+class Synthetic(Sweep):
+    """What the synthetic experiments (Fig. 7, Tables 1-5) set besides :class:`Sweep`: a budget of updates,
+    the three cadences of the training loop, the test size, the minibatch and the form of Ω.
+
+    Args:
+        max_updates: the budget of a run.
+        test_every: updates between two tests of the stopping criterion.
+        log_every: updates between two logged rows of each run.
+        checkpoint_every: updates between two checkpoints.
+        n_test: fresh test sequences per test.
+        batch_size: sequences per minibatch.
+        omega_form: the form of Ω (:data:`reprolib.omega.FORMS`).
+    """
+
+    max_updates: int
+    test_every: int
+    log_every: int
+    checkpoint_every: int
+    n_test: int
+    batch_size: int
+    omega_form: str
+
+    def __post_init__(self):
+        super().__post_init__()
+        for key in ("max_updates", "test_every", "log_every", "checkpoint_every", "n_test", "batch_size"):
+            _checks.positive_int(key, getattr(self, key))
+        _one_of("omega_form", self.omega_form, omega.FORMS)
+
+
+@dataclass(frozen=True)
+class Fig7(Synthetic):
     """Fig. 7 of Pascanu et al.: every initialization × length × method × seed on the temporal order task.
 
     Args:
@@ -178,7 +192,7 @@ class Model:
 
 
 @dataclass(frozen=True)
-class Tables(Sweep):
+class Tables(Synthetic):
     """The supplement's Tables 1-5: ``models`` (:class:`Model`, or mappings of its fields)."""
 
     models: tuple
@@ -191,8 +205,129 @@ class Tables(Sweep):
                                for k, m in enumerate(self.models)))
 
 
+#: the two set-ups of the natural tasks: the main text's Tables 1-2 (§4.1-4.2) and the supplement's §3.2
+SETUPS = ("main", "supplement")
+#: the dtypes a natural-task run may compute in
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class SeqMethod:
+    """One training method of a natural-task model (a column of the paper's Tables 1-2).
+
+    Args:
+        name: as the paper labels it: "BPTT" and "rescaling" (main text), "MSGD", "MSGD-C", "MSGD-CR" (supplement).
+        lr: the initial learning rate.
+        threshold: the clipping threshold, or None for no clipping.
+        alpha: Ω's weight: a number (constant) or the fields of an :class:`reprolib.omega.AlphaSchedule`
+            (``{alpha0, kind, t0, beta}``); 0 for none.
+    """
+
+    name: str
+    lr: float
+    threshold: float | None
+    alpha: object
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        _checks.positive_float("lr", self.lr)
+        if self.threshold is not None:
+            _checks.positive_float("threshold", self.threshold)
+        a = self.alpha
+        if isinstance(a, dict):
+            a = profiles.typed(omega.AlphaSchedule, {"t0": 0, "beta": None, **a}, f"alpha of {self.name}")
+        elif not isinstance(a, omega.AlphaSchedule):
+            a = omega.AlphaSchedule(_checks.positive_float("alpha", a, strict=False))
+        object.__setattr__(self, "alpha", a)
+
+
+@dataclass(frozen=True)
+class SeqModel:
+    """One model of the natural tasks: a corpus, the network (:class:`reprolib.sequence.SeqRun`'s fields)
+    and the methods it is trained with, each for every seed.
+
+    Args:
+        setup: one of :data:`SETUPS`.
+        corpus: a music corpus (:data:`reprolib.data.MUSIC`) or a text (:data:`reprolib.data.TEXTS`).
+        n_hidden, sigma, init, biases, n_leaky, segment, batch_size, reduction, alpha_per, horizon: as
+            :class:`reprolib.sequence.SeqRun` (``init``: a name of :data:`reprolib.initializations.INITS`).
+        methods: :class:`SeqMethod` entries (or mappings of their fields), distinct names.
+    """
+
+    setup: str
+    corpus: str
+    n_hidden: int
+    sigma: str
+    init: str
+    biases: bool
+    n_leaky: int
+    segment: int
+    batch_size: int
+    reduction: str
+    alpha_per: str
+    horizon: int
+    methods: tuple
+
+    def __post_init__(self):
+        _one_of("setup", self.setup, SETUPS)
+        _one_of("corpus", self.corpus, data.MUSIC + data.TEXTS)
+        if not isinstance(self.methods, (list, tuple)) or not self.methods:
+            raise ValueError(f"methods must be a non-empty list of methods, got {self.methods!r}")
+        methods = tuple(m if isinstance(m, SeqMethod) else profiles.typed(SeqMethod, m, f"methods[{k}] of {self.name}")
+                        for k, m in enumerate(self.methods))
+        if len({m.name for m in methods}) != len(methods):
+            raise ValueError(f"methods of {self.name} must have distinct names")
+        object.__setattr__(self, "methods", methods)
+        self.run(0, methods[0])  # checks the network's fields as SeqRun does
+
+    @property
+    def kind(self) -> str:
+        """``"music"`` or ``"chars"`` (:data:`reprolib.sequence.KINDS`)."""
+        return "music" if self.corpus in data.MUSIC else "chars"
+
+    @property
+    def name(self) -> str:
+        """``<setup>_<corpus>``, with ``_h<horizon>`` when the target is not the next character."""
+        return f"{self.setup}_{self.corpus}" + (f"_h{self.horizon}" if self.horizon != 1 else "")
+
+    def run(self, seed: int, method: SeqMethod) -> sequence.SeqRun:
+        """The :class:`reprolib.sequence.SeqRun` of ``method`` with ``seed`` (weights, leak factors);
+        every run of the model sees the same minibatches (``data_seed`` 0), so they can share updates."""
+        return sequence.SeqRun(seed=seed, n_hidden=self.n_hidden, lr=method.lr, threshold=method.threshold,
+                               alpha=method.alpha, sigma=self.sigma, init=self.init, biases=self.biases,
+                               n_leaky=self.n_leaky, segment=self.segment, batch_size=self.batch_size,
+                               reduction=self.reduction, alpha_per=self.alpha_per, horizon=self.horizon)
+
+
+@dataclass(frozen=True)
+class Natural(Sweep):
+    """The natural tasks of Pascanu et al. (polyphonic music, characters): ``models`` (:class:`SeqModel`,
+    or mappings of its fields), each trained for ``epochs`` epochs in ``dtype``; ``text_chars`` > 0 keeps
+    only the first that many characters of each split of a text (a slice for the short profiles; 0: all)."""
+
+    epochs: int
+    dtype: str
+    text_chars: int
+    models: tuple
+
+    def __post_init__(self):
+        super().__post_init__()
+        _checks.positive_int("epochs", self.epochs)
+        _one_of("dtype", self.dtype, DTYPES)
+        _checks.positive_int("text_chars", self.text_chars, minimum=0)
+        if not isinstance(self.models, (list, tuple)) or not self.models:
+            raise ValueError(f"models must be a non-empty list of models, got {self.models!r}")
+        models = tuple(m if isinstance(m, SeqModel) else profiles.typed(SeqModel, m, f"models[{k}]")
+                       for k, m in enumerate(self.models))
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models must differ in set-up, corpus or horizon, got {names}")
+        self._set(models=models)
+
+
 #: each experiment's settings class
-EXPERIMENTS = {"fig7": Fig7, "tables": Tables}
+EXPERIMENTS = {"fig7": Fig7, "tables": Tables, "music": Natural, "chars": Natural}
 
 
 def _class(experiment: str):

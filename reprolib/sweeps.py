@@ -22,6 +22,7 @@ grouping of runs into cells is fixed by the experiment, not by the number of wor
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -49,6 +50,11 @@ POLL_SECONDS = 10
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
                  "distributed.scheduler.worker-saturation": 1.0,
                  "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 128 * 2**20}
+
+
+def tag(obj) -> str:
+    """A short hash of a cell's settings (JSON data): other settings, another tag."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from reprolib.omega import (
     SCHEDULES,
     AlphaSchedule,
     omega,
+    omega_and_grad,
     omega_grad,
     omega_ratios,
     total_state_gradients,
@@ -445,3 +446,54 @@ def test_leak_is_for_form_h_and_must_be_factors_in_0_1(gen):
         omega(W, zs, dE, "tanh", form="h", leak=torch.zeros_like(a))
     with pytest.raises(ValueError, match="factors in"):
         omega(W, zs, dE, "tanh", form="h", leak=a[:3])
+
+
+# ------------------------------------------------------------------ R networks at once
+@pytest.mark.parametrize("form,norms,reduction", VARIANTS)
+def test_stacked_networks_give_each_network_its_own_omega(gen, form, norms, reduction):
+    """W_rec [R, N, N] with states [R, T+1, B, N]: run r's Ω, ratios and ∂⁺Ω/∂W_rec are those of its own call."""
+    setups = [setup(gen) for _ in range(3)]
+    W = torch.stack([net.W_rec for net, *_ in setups])
+    xs = torch.stack([s[4] for s in setups])
+    dE = torch.stack([dE_for(form, s[5], s[6]) for s in setups])
+    dE[2, 3:] = 0  # the third run has excluded terms
+    leak = 0.05 + 0.95 * torch.rand(3, W.shape[-1], generator=gen, dtype=D) if form == "h" else None
+    kw = dict(form=form, norms=norms, reduction=reduction, leak=leak)
+    value, grad = omega_and_grad(W, xs, dE, "tanh", **kw)
+    r, included = omega_ratios(W, xs, dE, "tanh", form=form, norms=norms, leak=leak)
+    for k in range(3):
+        one = dict(kw, leak=None if leak is None else leak[k])
+        torch.testing.assert_close(value[k], omega(W[k], xs[k], dE[k], "tanh", **one), rtol=1e-13, atol=0)
+        torch.testing.assert_close(grad[k], omega_grad(W[k], xs[k], dE[k], "tanh", **one), rtol=1e-13, atol=1e-16)
+        torch.testing.assert_close(r[k], omega_ratios(W[k], xs[k], dE[k], "tanh", form=form, norms=norms,
+                                                      leak=one["leak"])[0], rtol=1e-13, atol=0)
+    assert not included[2, 3:].any() and included[:2].all()
+    torch.testing.assert_close(omega(W, xs, dE, "tanh", **kw), value, rtol=1e-13, atol=0)
+    torch.testing.assert_close(omega_grad(W, xs, dE, "tanh", **kw), grad, rtol=1e-13, atol=0)
+
+
+def test_a_stacked_network_with_nothing_included_gets_zero(gen):
+    net, _, _, _, xs, dx, _ = setup(gen)
+    W, xs2, dE = torch.stack([net.W_rec] * 2), torch.stack([xs] * 2), torch.stack([dx, torch.zeros_like(dx)])
+    value, grad = omega_and_grad(W, xs2, dE, "tanh")
+    assert value[1] == 0 and torch.all(grad[1] == 0) and value[0] > 0
+
+
+def test_stacked_arguments_must_agree(gen):
+    net, _, _, _, xs, dx, _ = setup(gen)
+    W, X, dE = torch.stack([net.W_rec] * 2), torch.stack([xs] * 2), torch.stack([dx] * 2)
+    with pytest.raises(ValueError, match="xs"):
+        omega(W, xs, dx)  # stacked W_rec, one network's states
+    with pytest.raises(ValueError, match="xs"):
+        omega(W[:1], X, dE)  # one run's W_rec, two runs' states
+    with pytest.raises(ValueError, match="W_rec"):
+        omega(torch.stack([W] * 2), X[None], dE[None])  # two leading axes
+    with pytest.raises(ValueError, match="factors in"):
+        omega(W, X, dE, form="h", leak=torch.ones(3, net.n_hidden, dtype=D))
+    with pytest.raises(ValueError, match="dE"):
+        omega(W, X, dE.clone().fill_(float("nan")))
+    bad = dE.clone()
+    bad[1] = float("nan")  # a diverged run: the training step's route accepts it (omega refuses it, above)
+    torch.testing.assert_close(omega_and_grad(W, X, bad)[1][0], omega_grad(W[0], X[0], dE[0]), rtol=1e-13, atol=0)
+    with pytest.raises(TypeError, match="W_rec"):
+        omega_and_grad(W.numpy(), X, dE)

@@ -82,6 +82,11 @@ def test_bad_arguments_are_named():
         sequence.leak_factors(4, 5, torch.Generator())
     with pytest.raises(ValueError, match="same shape"):
         sequence.music_nll(torch.zeros(2, 1, 88), torch.zeros(2, 1, 87))
+    run = sequence.SeqRun(seed=0, n_hidden=5, lr=1.0, threshold=None)
+    with pytest.raises(ValueError, match="kind"):
+        sequence.FitLog("words", [], run, None, 88)
+    with pytest.raises(TypeError, match="run"):
+        sequence.FitLog("music", [], {"lr": 1.0}, None, 88)
 
 
 def test_music_batches_predict_every_frame_of_every_piece_once():
