@@ -31,9 +31,7 @@ is the readable one, :mod:`reprolib.reference`.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import io
 import math
 import os
 import time
@@ -44,10 +42,9 @@ from datetime import datetime, timezone
 import torch
 from tqdm import tqdm  # tqdm.auto warns on stderr without ipywidgets, which nbval would compare
 
-from . import _checks, omega, provenance, tasks
+from . import _checks, files, omega, provenance, tasks
 from . import initializations
 from .bptt import NAMES, Batch, Step, Workspace, clip_and_step, forward, gradients, make_batch
-from .files import write_atomic
 from .linear import spectral_radius
 
 #: clipping kinds: Algorithm 1 (rescale the whole gradient) or Mikolov's element-wise clamp
@@ -60,7 +57,7 @@ EVAL_SEED_OFFSET = SEED_BOUND
 #: test sequences are generated and scored in chunks of this size, each chunk with its own length
 EVAL_CHUNK = 1000
 #: version of the checkpoint container written by :meth:`Engine.save`
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = files.CHECKPOINT_FORMAT
 
 
 #: a hash of the sources the engine runs (its module and those it uses): a checkpoint is resumed only by that code
@@ -68,26 +65,9 @@ CODE_HASH = provenance.code_hash("engine")
 
 
 def read_checkpoint(path) -> dict:
-    """The state saved by :meth:`Engine.save` at ``path``, verified against its checksum.
-
-    Nothing in the file is executed: both layers are read with ``torch.load(weights_only=True)``,
-    which refuses any pickled object other than tensors and plain containers. A file that cannot
-    be read, or whose checksum does not match, raises ``ValueError`` naming it.
-    """
-    restart = f"delete {path} to start the run again from the beginning"
-    try:
-        box = torch.load(path, weights_only=True)
-        if not isinstance(box, dict) or box.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"not a checkpoint of format {CHECKPOINT_FORMAT}")
-        payload = box["payload"].numpy().tobytes()
-    except Exception as err:  # noqa: BLE001 - zip, pickle, EOF and OS errors all mean an unreadable file
-        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); {restart}") from None
-    if hashlib.sha256(payload).hexdigest() != box.get("sha256"):
-        raise ValueError(f"checkpoint {path} is damaged (its checksum does not match its contents); {restart}")
-    try:
-        return torch.load(io.BytesIO(payload), weights_only=True)
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); {restart}") from None
+    """The state saved by :meth:`Engine.save` at ``path``, verified against its checksum and never
+    executed (:func:`reprolib.files.read_checkpoint`)."""
+    return files.read_checkpoint(path)
 
 
 @dataclass(frozen=True)
@@ -462,16 +442,9 @@ class Engine:
             g.set_state(s)
 
     def save(self, path) -> None:
-        """Write a checkpoint atomically (a temporary file, then a rename), with the sha256 of its
-        contents so that :func:`read_checkpoint` detects damage."""
-        buf = io.BytesIO()
-        torch.save(self.state_dict(), buf)
-        payload = buf.getvalue()
-        box = {"format": CHECKPOINT_FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
-               "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}
-        out = io.BytesIO()
-        torch.save(box, out)
-        write_atomic(path, out.getvalue())
+        """Write a checkpoint atomically, with the sha256 of its contents so that :func:`read_checkpoint`
+        detects damage (:func:`reprolib.files.write_checkpoint`)."""
+        files.write_checkpoint(path, self.state_dict())
 
     # ------------------------------------------------------------------ the loop
     def train(self, max_updates: int, *, test_every: int = 1000, n_test: int = tasks.N_TEST,

@@ -1,16 +1,19 @@
 """Files in and out. Writing so that a reader never sees half of a file: the build report, the
-Claims page, the results files and the checkpoints all go through :func:`write_atomic`. Reading
-pickles from outside without running them: :func:`read_pickle` (a pickle names functions that
+Claims page, the results files and the checkpoints all go through :func:`write_atomic`. Checkpoints are
+checksummed containers of tensors and plain data (:func:`write_checkpoint`, :func:`read_checkpoint`).
+Reading pickles from outside without running them: :func:`read_pickle` (a pickle names functions that
 ``pickle.load`` calls, so a pickle from the internet could run any code)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
 from pathlib import Path
 
 import numpy as np
+import torch
 
 #: the only globals a pickle read by :func:`read_pickle` may name: containers and numbers
 #: (lists, dicts, tuples, strings and numbers need no global at all); ``__builtin__`` is Python 2's name
@@ -90,3 +93,43 @@ def write_atomic(path, data: str | bytes) -> None:
     else:
         tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+#: version of the checkpoint container written by :func:`write_checkpoint`
+CHECKPOINT_FORMAT = 1
+
+
+def write_checkpoint(path, state: dict) -> None:
+    """Write ``state`` (tensors and plain data) atomically, inside a container that holds the sha256 of
+    its serialized bytes so that :func:`read_checkpoint` detects damage."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    box = {"format": CHECKPOINT_FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
+           "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}
+    out = io.BytesIO()
+    torch.save(box, out)
+    write_atomic(path, out.getvalue())
+
+
+def read_checkpoint(path) -> dict:
+    """The state written by :func:`write_checkpoint` at ``path``, verified against its checksum.
+
+    Nothing in the file is executed: both layers are read with ``torch.load(weights_only=True)``,
+    which refuses any pickled object other than tensors and plain containers. A file that cannot
+    be read, or whose checksum does not match, raises ``ValueError`` naming it.
+    """
+    restart = f"delete {path} to start the run again from the beginning"
+    try:
+        box = torch.load(path, weights_only=True)
+        if not isinstance(box, dict) or box.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a checkpoint of format {CHECKPOINT_FORMAT}")
+        payload = box["payload"].numpy().tobytes()
+    except Exception as err:  # noqa: BLE001 - zip, pickle, EOF and OS errors all mean an unreadable file
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); {restart}") from None
+    if hashlib.sha256(payload).hexdigest() != box.get("sha256"):
+        raise ValueError(f"checkpoint {path} is damaged (its checksum does not match its contents); {restart}")
+    try:
+        return torch.load(io.BytesIO(payload), weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); {restart}") from None

@@ -87,13 +87,13 @@ def _quantiles(x: list[float]) -> dict:
     return {"min": min(x), "q10": q[0], "median": statistics.median(x), "q90": q[-1], "max": max(x)}
 
 
-def cell(experiment: str, data_: dict, index: int) -> dict:
+def cell(experiment: str, data_: dict, index: int, checkpoint: str | None = None) -> dict:
     """One cell: model ``index`` of the settings ``data_`` of ``experiment`` (:meth:`Sweep.to_dict`), every
     method × seed trained for ``epochs`` epochs at once, then each run's best-validation parameters
     evaluated on the train, valid and test splits. Returns ``{"rows", "train_seconds", "sessions"}``:
     a row per run with its costs (nats per frame, or bits per character) and its history per epoch
     (mean training cost of the updates, validation cost, learning rate, α, fraction of clipped updates,
-    quantiles of the gradient norms)."""
+    quantiles of the gradient norms). With ``checkpoint``, the cell resumes from its last finished epoch."""
     s = settings.from_dict(experiment, data_)
     if s.threads:
         torch.set_num_threads(s.threads)
@@ -102,9 +102,8 @@ def cell(experiment: str, data_: dict, index: int) -> dict:
     split = {name: load(m.corpus, name, s.text_chars) for name in data.SPLITS}
     n_in = None if m.kind == "music" else len(vocabulary(m.corpus))
     rs = runs(m, s.seeds)
-    start = time.perf_counter()
-    fits = seq_engine.fit(m.kind, split["train"], split["valid"], rs, s.epochs, n_in=n_in, dtype=dtype)
-    seconds = time.perf_counter() - start
+    fits = seq_engine.fit(m.kind, split["train"], split["valid"], rs, s.epochs, n_in=n_in, dtype=dtype,
+                          checkpoint=checkpoint)
     rows = []
     for i, (run, fit) in enumerate(zip(rs, fits)):
         method = m.methods[i // s.seeds]  # runs(): method by method, seed by seed
@@ -114,18 +113,24 @@ def cell(experiment: str, data_: dict, index: int) -> dict:
                      "seed": run.seed, "best_epoch": fit.best_epoch, **cost,
                      "history": [{**{k: v for k, v in h.items() if k != "norms"}, "norms": _quantiles(h["norms"])}
                                  for h in fit.history]})
-    return {"rows": rows, "train_seconds": round(seconds, 1),
-            "sessions": [{"from": 0, "to": s.epochs, "seconds": round(seconds, 1), "ended": provenance.now()}]}
+    sessions = fits[0].sessions
+    return {"rows": rows, "train_seconds": round(sum(x["seconds"] for x in sessions), 1), "sessions": sessions}
 
 
 def cells(experiment: str, s: settings.Natural, checkpoints: Path | None = None) -> list[sweeps.Cell]:
     """The cells of ``experiment`` (``"music"`` or ``"chars"``) with settings ``s``: one per model whose
     corpus can be read here (:func:`skipped` names the others), keyed by the model's name
-    (``supplement_Nottingham``). A cell's tag hashes the shared settings, the model and the code."""
+    (``supplement_Nottingham``). A cell's tag hashes the shared settings, the model and the code; its
+    checkpoint (after every epoch) goes to ``checkpoints``."""
     shared = {k: v for k, v in s.to_dict().items() if k != "models"}
     shared["code"] = provenance.code_hash("natural")
-    return [sweeps.Cell(m.name, cell, (experiment, s.to_dict(), k), sweeps.tag([shared, dataclasses.asdict(m)]))
-            for k, m in enumerate(s.models) if unavailable(m.corpus) is None]
+    out = []
+    for k, m in enumerate(s.models):
+        if unavailable(m.corpus) is None:
+            tag = sweeps.tag([shared, dataclasses.asdict(m)])
+            ckpt = None if checkpoints is None else str(Path(checkpoints) / f"{experiment}_{m.name}_{tag}.pt")
+            out.append(sweeps.Cell(m.name, cell, (experiment, s.to_dict(), k, ckpt), tag))
+    return out
 
 
 def skipped(s: settings.Natural) -> dict[str, str]:

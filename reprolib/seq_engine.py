@@ -13,14 +13,23 @@ at each run's threshold, the non-finite fallback and the SGD step are the batche
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
+import time
+from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
-from . import _checks, omega
+from . import _checks, files, omega, provenance
 from .bptt import NAMES, clip_and_step
 from .rnn import activation
 from .sequence import KINDS, N_KEYS, FitLog, FitResult, SeqRun, cost, init, training_segments
+
+
+#: a hash of the sources this module runs: a checkpoint is resumed only by the same code
+CODE_HASH = provenance.code_hash("seq_engine")
 
 
 def stack(params: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -65,11 +74,16 @@ SHARED = ("n_hidden", "sigma", "biases", "segment", "batch_size", "reduction", "
 
 
 def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int | None = None,
-        dtype=torch.float64) -> list[FitResult]:
+        dtype=torch.float64, checkpoint=None, progress: bool = False) -> list[FitResult]:
     """:func:`reprolib.sequence.fit` for several runs at once: they see the same minibatches (same
     ``data_seed``) and share every update (:func:`update`); each keeps its own learning rate, halved
     after its epochs whose training error rose, and its own best validation epoch. Returns one
-    :class:`reprolib.sequence.FitResult` per run, each what ``sequence.fit`` returns for that run."""
+    :class:`reprolib.sequence.FitResult` per run, each what ``sequence.fit`` returns for that run.
+
+    With ``checkpoint`` (a path), the state after every epoch is written there, and a call that finds
+    it continues from it, with the same result as an uninterrupted call; the results' ``sessions`` list
+    the calls (epochs from, to, seconds). A checkpoint of other runs, data or code is refused with a
+    ``ValueError`` naming the file."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not runs or not all(isinstance(r, SeqRun) for r in runs):
@@ -87,8 +101,18 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
         torch.stack([torch.ones(first.n_hidden, dtype=dtype) if log.leak is None else log.leak for log in logs])
     threshold = torch.tensor([math.inf if r.threshold is None else r.threshold for r in runs], dtype=dtype)
     g = torch.Generator().manual_seed(first.data_seed)
-    updates = 0
-    for epoch in range(epochs):
+    updates, start, sessions = 0, 0, []
+    mine = _fingerprint(kind, train, valid, runs, n_sym, dtype)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = files.read_checkpoint(checkpoint)
+        if state.get("fingerprint") != mine:
+            raise ValueError(f"checkpoint {checkpoint} was written for other runs, data or code; delete it to start again")
+        params, updates, start, sessions = state["params"], state["updates"], state["epoch"], state["sessions"]
+        g.set_state(state["generator"])
+        for log, s in zip(logs, state["logs"]):
+            log.load_state_dict(s)
+    began = time.perf_counter()
+    for epoch in tqdm(range(start, epochs), desc="epochs", disable=not progress, initial=start, total=epochs):
         lr = torch.tensor([log.lr for log in logs], dtype=dtype)  # each run's, halved by its log (supp. §3.2.1)
         for u, y, mask, reset in training_segments(kind, train, first, g, n_sym, dtype):
             if reset:
@@ -103,4 +127,23 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
                 log.add(E_r, norm_r)
         for r, log in enumerate(logs):
             log.end_epoch(epoch, updates, {k: v[r] for k, v in params.items()})
-    return [log.result() for log in logs]
+        if checkpoint is not None:
+            now = [*sessions, {"from": start, "to": epoch + 1, "seconds": round(time.perf_counter() - began, 1)}]
+            files.write_checkpoint(checkpoint, {"fingerprint": mine, "params": params, "updates": updates,
+                                                "epoch": epoch + 1, "generator": g.get_state(), "sessions": now,
+                                                "logs": [log.state_dict() for log in logs]})
+    sessions = [*sessions, {"from": start, "to": epochs, "seconds": round(time.perf_counter() - began, 1)}]
+    return [dataclasses.replace(log.result(), sessions=sessions) for log in logs]
+
+
+def _fingerprint(kind, train, valid, runs, n_sym, dtype) -> dict:
+    """What a checkpoint must have been written for: the runs, the data (sizes and a checksum), the
+    dtype and the code of this module and the modules it uses."""
+    def digest(split):
+        parts = split if isinstance(split, list) else [split]
+        h = hashlib.sha256()
+        for p in parts:
+            h.update(p.contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+    return {"kind": kind, "runs": [repr(r) for r in runs], "n_symbols": n_sym, "dtype": str(dtype),
+            "train": digest(train), "valid": digest(valid), "code": CODE_HASH}

@@ -23,7 +23,7 @@ music (reset to 0 at the first segment of every piece), and along the whole text
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
@@ -276,12 +276,15 @@ class FitResult:
     """What :func:`fit` returns: the parameters of the epoch with the lowest validation cost
     (``best_epoch``), the leak factors, and one row per epoch in ``history`` (``epoch``, ``train``: the
     mean training cost of its updates, ``valid``: :func:`evaluate`, ``lr``, ``alpha``, ``clipped``: the
-    fraction of its updates that were clipped, ``norms``: the gradient norm of each update)."""
+    fraction of its updates that were clipped, ``norms``: the gradient norm of each update), and the
+    calls that trained it (``sessions``: epochs ``from``, ``to`` and ``seconds``; one unless resumed from a
+    checkpoint, :func:`reprolib.seq_engine.fit`)."""
 
     params: dict
     leak: torch.Tensor | None
     best_epoch: int
     history: list
+    sessions: list = field(default_factory=list)
 
 
 def init(run: SeqRun, n_symbols: int, dtype=torch.float64) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
@@ -391,6 +394,15 @@ class FitLog:
     def result(self) -> FitResult:
         """The parameters of the best validation epoch, the leak factors and the history."""
         return FitResult(self.best_params, self.leak, self.best_epoch, self.history)
+
+    def state_dict(self) -> dict:
+        """What a checkpoint between two epochs keeps of this log."""
+        return {"lr": self.lr, "history": self.history, "best_epoch": self.best_epoch, "best_params": self.best_params}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`."""
+        self.lr, self.history = state["lr"], state["history"]
+        self.best_epoch, self.best_params = state["best_epoch"], state["best_params"]
 
 
 def fit(kind: str, train, valid, run: SeqRun, epochs: int, *, n_in: int | None = None, dtype=torch.float64,

@@ -101,3 +101,27 @@ def test_fitting_runs_together_gives_each_run_its_readable_fit():
     with pytest.raises(ValueError, match="same segment"):
         seq_engine.fit("music", train, valid, [runs[0], sequence.SeqRun(seed=3, lr=1.0, threshold=None,
                                                                         **{**common, "segment": 5})], epochs=1)
+
+
+def test_a_fit_resumed_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path):
+    train, valid = cycle_pieces(5, 11, 0), cycle_pieces(2, 11, 1)
+    common = dict(n_hidden=6, sigma="sigmoid", init="basic_tanh", segment=4, batch_size=2, data_seed=3)
+    runs = [sequence.SeqRun(seed=0, lr=3.0, threshold=2.0, **common),
+            sequence.SeqRun(seed=2, lr=60.0, threshold=None, alpha=0.5, n_leaky=2, **common)]  # lr halving, leaky
+    whole = seq_engine.fit("music", train, valid, runs, epochs=4)
+    path = tmp_path / "fit.pt"
+    seq_engine.fit("music", train, valid, runs, epochs=1, checkpoint=path)  # stopped after one epoch
+    resumed = seq_engine.fit("music", train, valid, runs, epochs=4, checkpoint=path)
+    for a, b in zip(resumed, whole):
+        assert a.best_epoch == b.best_epoch and a.history == b.history  # exactly: the same operations
+        for k in seq_engine.NAMES:
+            assert torch.equal(a.params[k], b.params[k])
+    assert [(x["from"], x["to"]) for x in resumed[0].sessions] == [(0, 1), (1, 4)]
+    assert [(x["from"], x["to"]) for x in whole[0].sessions] == [(0, 4)]
+    with pytest.raises(ValueError, match="written for other runs, data or code"):
+        seq_engine.fit("music", train, valid, runs[:1], epochs=4, checkpoint=path)
+    with pytest.raises(ValueError, match="written for other runs, data or code"):
+        seq_engine.fit("music", cycle_pieces(5, 11, 9), valid, runs, epochs=4, checkpoint=path)
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(ValueError, match="fit.pt cannot be read|fit.pt is damaged"):
+        seq_engine.fit("music", train, valid, runs, epochs=4, checkpoint=path)
