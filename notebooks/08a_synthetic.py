@@ -342,7 +342,45 @@ if tables_cpu is None:
                 reason=f"no committed `{committed}` run of the tables; the ci run cannot learn the tasks")
 else:
     describe(tables_cpu["provenance"])
-    show_tables(experiments.table_rows(tables_cpu["runs"]), committed)
+    tables_entries = experiments.table_rows(tables_cpu["runs"])
+    show_tables(tables_entries, committed)
+
+# %% [markdown]
+# **Reading the committed run.** The `cpu` models train on lengths 20-40, not 50-200, and for at most
+# 100,000 updates, not 5M (S8), so the paper's lengths cannot be compared directly. We compare *how far a
+# model generalizes*, as a multiple of its longest training length: the paper's addition model, trained up
+# to 200, stays under 1 % up to 600 (3×), so ours, trained up to 40, should stay under 1 % up to 120. The
+# checks below state each claim in that form. What the run shows:
+#
+# * **Random permutation: agrees, and more.** The model is solved and makes no error at any tested length up
+#   to 160, four times its longest training length.
+# * **Noiseless memorization: agrees.** All 5 seeds solve it at $T = 20$ and at $T = 40$, with 0 % error, as in
+#   Table 5.
+# * **Temporal order and 3-bit temporal order: solved, but they do not generalize.** Both make no error at the
+#   training lengths 20 and 40, then fail at 60 (most sequences misclassified). The paper's temporal-order model
+#   makes no error up to 5,000, 25 times its training length; ours does not reach 1.5 times.
+# * **Addition: solved by the criterion, but not under 1 % at every length.** The criterion tests 10 chunks of
+#   1,000 sequences, each chunk with one length drawn from 20-40; on 10,000 sequences of length exactly 20 the
+#   model misclassifies about 1 %, and beyond 40 the error grows. The claim of Table 1 does not hold here.
+# * **Multiplication: not solved** within 100,000 updates by any of the 5 seeds; the table shows the run with
+#   the lowest mean error.
+# * **Extended memorization: not solved** at this budget: 3 of 5 seeds at $T = 20$ and none at $T = 40$, where
+#   the paper reports a mean error of 0.72-0.84 % at $T$ = 50-200.
+#
+# A model trained on short sequences for 2 % of the paper's budget generalizes worse than the paper's; whether
+# the differences come from the budget or the lengths needs the `paper` profile.
+
+# %%
+TABLE_CLAIMS_HOLD = {"temporal-order": False, "addition": False, "multiplication": False, "temporal-order-3bit": False,
+                     "random-permutation": True, "memorization-T20": True, "memorization-T40": True,
+                     "memorization-extended-T20": False, "memorization-extended-T40": False}  # as the text above states
+if tables_cpu is not None:
+    for c in experiments.table_claims(tables_entries):
+        exact = c["id"].startswith("memorization-T")  # the paper's own lengths differ, its error is the same (0 %)
+        check(f"8a.4-{c['id'].lower()}", c["claim"], c["held"], source="Pascanu supp. §3.1, Tables 1-5",
+              verdict=("reproduced" if exact else "reproduced qualitatively") if c["held"] else "not reproduced",
+              expected=TABLE_CLAIMS_HOLD[c["id"]], paper=c["paper"], ours=c["ours"], deviation="S8",
+              line=f"{c['claim']}: {'holds' if c['held'] else 'does not hold'} (ours: {c['ours']}; paper: {c['paper']})")
 
 # %% [markdown]
 # The live run of the tables at this build's profile follows. At `ci` each model trains for 400 updates on
@@ -373,8 +411,9 @@ show_tables(experiments.table_rows(live_tables), "ours")
 # * **Early text of §4.3** ("for sequences longer than 20 ... neither BPTT nor our algorithm can solve the
 #   task"). That statement is about the earlier set-up (lr 0.001, minibatch 1000, 100k updates). The line in
 #   8a.2 says whether it also holds for the supplement's set-up within our budget.
-# * **Tables 1-5: not run in this edition.** The `ci` run only exercises the code, and the `cpu` run of
-#   `reprolib.experiments tables` has not been committed yet (the "not run" lines in 8a.4). The book makes no claim about these tables until a
-#   run at a size that can learn the tasks is committed.
+# * **Tables 1-5, at lengths 20-40 and 2 % of the budget: partly.** Random permutation and noiseless
+#   memorization agree (8a.4). Temporal order, 3-bit temporal order and addition are learned at the training
+#   lengths but do not generalize as far as the paper's models; multiplication and extended memorization are not
+#   solved within 100,000 updates. The paper's lengths (50-600) and budget are `paper`-only.
 #
 # Every departure from the papers' set-up is listed on the [Deviations](../deviations.md) page (S1–S8).

@@ -173,6 +173,34 @@ def cost(s: settings.Natural, updates: int = 3) -> dict[str, float]:
     return out
 
 
+def initial_norms(model: settings.SeqModel, segments: int = 50, seed: int = 0, text_chars: int = 0) -> dict:
+    """The gradient norm of ``model``'s network at its initialization (``seed``) on its first ``segments``
+    training segments, in order, the state carried as in training and the weights left unchanged; once
+    with the segment's cost averaged over its steps and once summed (:data:`reprolib.sequence.REDUCTIONS`).
+    A clipping threshold means different things under the two (supp. §3.2.1, footnote 1)."""
+    segments = int(segments)
+    if segments < 1:
+        raise ValueError(f"segments must be >= 1, got {segments}")
+    run = model.run(seed, model.methods[0])
+    n_sym = sequence.N_KEYS if model.kind == "music" else len(vocabulary(model.corpus))
+    params, leak = sequence.init(run, n_sym, torch.float64)
+    train = load(model.corpus, "train", text_chars)
+    out = {}
+    for reduction in sequence.REDUCTIONS:
+        norms = []
+        for k, (u, y, mask, reset) in enumerate(sequence.training_segments(model.kind, train, run, None, n_sym,
+                                                                            torch.float64)):
+            if k == segments:
+                break
+            if reset:
+                h = torch.zeros(u.shape[1], model.n_hidden, dtype=torch.float64)
+            *_, norm, h = sequence.update(model.kind, params, model.sigma, u, y, h, lr=1.0, threshold=None,
+                                          mask=mask, leak=leak, reduction=reduction)
+            norms.append(norm.item())
+        out[reduction] = norms
+    return out
+
+
 def summary(rows: list[dict]) -> dict:
     """Mean and standard deviation over seeds of each (setup, corpus, horizon, method)'s train and test
     costs, as the paper's tables give them: ``{(setup, corpus, horizon, method): {"train": (mean, std),

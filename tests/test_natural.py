@@ -107,3 +107,13 @@ def test_a_model_and_the_settings_refuse_what_cannot_be_trained():
         dataclasses.replace(s, models=(m, m))
     with pytest.raises(ValueError, match="models of the other kind"):
         experiments.cells("chars", s)
+
+
+def test_the_summed_cost_has_the_segment_length_times_the_gradient_norm_of_the_mean():
+    m = dataclasses.replace(settings.load("chars", "ci").models[0], n_hidden=8, segment=20, batch_size=4)
+    norms = natural.initial_norms(m, segments=5, text_chars=3000)
+    assert len(norms["mean"]) == len(norms["sum"]) == 5
+    for a, b in zip(norms["mean"], norms["sum"]):  # full segments: sum over 20 steps = 20 x the mean
+        assert b == pytest.approx(20 * a, rel=1e-12)
+    with pytest.raises(ValueError, match="segments must be >= 1"):
+        natural.initial_norms(m, segments=0)

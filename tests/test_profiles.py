@@ -27,6 +27,9 @@ PAPER_SMOKE_OVERRIDES = {
     "08a_synthetic": {"fig7_overrides": {"inits": {"sigmoid": [250], "basic_tanh": [250], "smart_tanh": [250]},
                                          "seeds": 1, "max_updates": 2, "test_every": 1, "n_test": 100},
                       "tables_overrides": {"seeds": 1, "max_updates": 2, "test_every": 1, "n_test": 100}},
+    # the papers' models at their sizes, one seed, one epoch; one model per experiment, and a slice of the text
+    "08b_natural": {"music_overrides": {"seeds": 1, "epochs": 1}, "chars_overrides": {"seeds": 1, "epochs": 1, "text_chars": 2000},
+                    "only_models": ["main_JSB_Chorales", "supplement_PTB"]},
 }
 
 
