@@ -70,7 +70,7 @@ OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM
 
 ## make test: pytest for reprolib and nbval on the committed ci executions, then nbval again on another kernel path
 test: venv
-	$(BIN)/python -m pytest tests $(NBVAL); \
+	$(BIN)/python -m pytest tests $(NBVAL) --durations=15; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; [ $$rc -eq 0 ] || exit $$rc
 	@echo "== the regression checks again, on another kernel path: $(OTHER_KERNELS)"
 	env $(OTHER_KERNELS) $(BIN)/python -m pytest tests/regression $(NBVAL) -q

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, provenance, seq_engine, sequence, settings, sweeps
+from . import data, initializations, provenance, seq_engine, sequence, settings, sweeps
 
 #: Table 1 of Pascanu et al. (negative log-likelihood per time step; mean ± std over 5 runs), as printed
 PAPER_TABLE1 = {
@@ -138,38 +138,50 @@ def skipped(s: settings.Natural) -> dict[str, str]:
     return {m.name: unavailable(m.corpus) for m in s.models if unavailable(m.corpus) is not None}
 
 
-def updates_per_epoch(model: settings.SeqModel, text_chars: int = 0) -> int:
-    """How many updates one epoch of ``model`` takes on its training split."""
-    train = load(model.corpus, "train", text_chars)
+def segments_per_pass(model: settings.SeqModel, split: str = "train", text_chars: int = 0) -> int:
+    """How many segments one pass over ``split`` of ``model``'s corpus takes (an epoch's updates for ``train``)."""
     run = model.run(0, model.methods[0])
-    return sum(1 for _ in sequence.batches(model.kind, train, run, None))
+    return sum(1 for _ in sequence.batches(model.kind, load(model.corpus, split, text_chars), run, None))
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats + 1):  # the first call warms up
+        begin = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times[1:])
 
 
 def cost(s: settings.Natural, updates: int = 3) -> dict[str, float]:
-    """Each cell's cost in worker-hours, measured here: ``updates`` timed updates of the cell's runs (after
-    one to warm up) × the updates of its epochs (evaluation passes not counted: a lower bound per epoch)."""
+    """Each cell's cost in worker-hours, measured here: the median of ``updates`` timed updates of the
+    cell's runs (on its first training segment) × the updates of its epochs, plus its evaluation passes
+    (each run's validation cost after every epoch, and its three splits at the end) at the measured time
+    of one run's forward pass over that segment."""
     out = {}
+    dtype = getattr(torch, s.dtype)
     for c in cells(s.models[0].kind, s):
         m = s.models[c.args[2]]
-        dtype = getattr(torch, s.dtype)
-        train = load(m.corpus, "train", s.text_chars)
         rs = runs(m, s.seeds)
         n_in = sequence.N_KEYS if m.kind == "music" else len(vocabulary(m.corpus))
-        params = seq_engine.stack([sequence.init(r, n_in, dtype)[0] for r in rs])
-        times = []
-        for k, (x, y, mask, _) in enumerate(sequence.batches(m.kind, train, rs[0], None)):
-            if k > updates:
-                break
-            h = torch.zeros(len(rs), x.shape[1], m.n_hidden, dtype=dtype)
-            vec = lambda f: torch.tensor([f(r) for r in rs], dtype=dtype)  # noqa: E731
-            begin = time.perf_counter()
-            seq_engine.update(m.kind, params, m.sigma, sequence.inputs(m.kind, x, n_in, dtype),
-                              y.to(dtype) if m.kind == "music" else y, h, lr=vec(lambda r: r.lr),
-                              threshold=vec(lambda r: math.inf if r.threshold is None else r.threshold),
-                              alpha=vec(lambda r: r.alpha_at(0)), mask=mask, reduction=m.reduction)
-            times.append(time.perf_counter() - begin)
-        per_update = statistics.median(times[1:] or times)
-        out[c.key] = per_update * updates_per_epoch(m, s.text_chars) * s.epochs / 3600
+        inits = [sequence.init(r, n_in, dtype) for r in rs]
+        params = seq_engine.stack([p for p, _ in inits])
+        leak = None if inits[0][1] is None else torch.stack([lk for _, lk in inits])
+        x, y, mask, _ = next(sequence.batches(m.kind, load(m.corpus, "train", s.text_chars), rs[0], None))
+        u, y = sequence.inputs(m.kind, x, n_in, dtype), (y.to(dtype) if m.kind == "music" else y)
+        h0 = torch.zeros(len(rs), x.shape[1], m.n_hidden, dtype=dtype)
+        vec = lambda f: torch.tensor([f(r) for r in rs], dtype=dtype)  # noqa: E731
+        lr, alpha = vec(lambda r: r.lr), vec(lambda r: r.alpha_at(0))
+        threshold = vec(lambda r: math.inf if r.threshold is None else r.threshold)
+        step = lambda: seq_engine.update(m.kind, params, m.sigma, u, y, h0, lr=lr, threshold=threshold,  # noqa: E731
+                                         alpha=alpha, mask=mask, leak=leak, reduction=m.reduction)
+        one = {k: v[0] for k, v in params.items()}
+        net = initializations.Params(one["W_rec"], one["W_in"], one["b"], one["W_out"], one["b_out"], m.sigma)
+        with torch.no_grad():
+            forward = _median_seconds(lambda: sequence.unroll(net, u, h0[0], None if leak is None else leak[0]), updates)
+        passes = {split: segments_per_pass(m, split, s.text_chars) for split in data.SPLITS}
+        evaluated = len(rs) * (passes["valid"] * s.epochs + sum(passes.values()))  # segments run forward only
+        out[c.key] = (_median_seconds(step, updates) * passes["train"] * s.epochs + forward * evaluated) / 3600
     return out
 
 

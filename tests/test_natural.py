@@ -1,9 +1,11 @@
 """reprolib.natural: the natural tasks as cells of a sweep, checked against the readable trainer."""
 
 import dataclasses
+import math
 import statistics
 
 import pytest
+import torch
 
 from reprolib import data, experiments, natural, sequence, settings
 
@@ -24,7 +26,7 @@ def readable(s: settings.Natural, m: settings.SeqModel) -> list[dict]:
     n_in = None if m.kind == "music" else len(natural.vocabulary(m.corpus))
     out = []
     for run in natural.runs(m, s.seeds):
-        fit = sequence.fit(m.kind, split["train"], split["valid"], run, s.epochs, n_in=n_in, dtype=__import__("torch").float64)
+        fit = sequence.fit(m.kind, split["train"], split["valid"], run, s.epochs, n_in=n_in, dtype=torch.float64)
         out.append({"best_epoch": fit.best_epoch, **{name: sequence.evaluate(m.kind, fit.params, m.sigma, split[name], run,
                                                                              fit.leak, n_in) for name in data.SPLITS}})
     return out
@@ -117,3 +119,14 @@ def test_the_summed_cost_has_the_segment_length_times_the_gradient_norm_of_the_m
         assert b == pytest.approx(20 * a, rel=1e-12)
     with pytest.raises(ValueError, match="segments must be >= 1"):
         natural.initial_norms(m, segments=0)
+
+
+def test_the_cost_model_charges_every_cell_its_epochs_and_evaluation_passes(monkeypatch):
+    s = tiny("chars", n_hidden=8, segment=20, batch_size=4)
+    m = s.models[0]
+    passes = {split: natural.segments_per_pass(m, split, s.text_chars) for split in data.SPLITS}
+    assert passes["train"] == math.ceil((3000 // 4 - 1) / 20)  # 4 streams of 750 characters, 20-step segments
+    monkeypatch.setattr(natural, "_median_seconds", lambda fn, repeats: 1.0)  # an update and a forward pass: 1 s each
+    runs = len(m.methods) * s.seeds
+    want = passes["train"] * s.epochs + runs * (passes["valid"] * s.epochs + sum(passes.values()))
+    assert natural.cost(s, updates=1) == {m.name: pytest.approx(want / 3600)}
