@@ -68,12 +68,16 @@ NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitiz
 # (book/design.md, "Numbers that do not depend on the CPU").
 OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 
+# The test files are spread over one process per core (pytest-xdist); a file stays in one process, so a
+# notebook's cells run in order in one kernel. Every test and chapter computes with one thread.
+PARALLEL := -n auto --dist loadfile
+
 ## make test: pytest for reprolib and nbval on the committed ci executions, then nbval again on another kernel path
 test: venv
-	$(BIN)/python -m pytest tests $(NBVAL) --durations=15; \
+	$(BIN)/python -m pytest tests $(NBVAL) $(PARALLEL) --durations=15; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; [ $$rc -eq 0 ] || exit $$rc
 	@echo "== the regression checks again, on another kernel path: $(OTHER_KERNELS)"
-	env $(OTHER_KERNELS) $(BIN)/python -m pytest tests/regression $(NBVAL) -q
+	env $(OTHER_KERNELS) $(BIN)/python -m pytest tests/regression $(NBVAL) $(PARALLEL) -q
 
 ## make regression [NB=02_nonlinear_bound]: rewrite tests/regression/*.ipynb when a change of numbers is intended
 regression: venv
