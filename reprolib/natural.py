@@ -105,12 +105,13 @@ def cell(experiment: str, data_: dict, index: int, checkpoint: str | None = None
     fits = seq_engine.fit(m.kind, split["train"], split["valid"], rs, s.epochs, n_in=n_in, dtype=dtype,
                           checkpoint=checkpoint)
     rows = []
+    best = seq_engine.stack([f.params for f in fits])  # each run's best validation epoch, evaluated at once
+    leak = seq_engine.stacked_leak([f.leak for f in fits], m.n_hidden, dtype)
+    costs = {name: seq_engine.evaluate(m.kind, best, m.sigma, split[name], rs[0], leak, n_in) for name in data.SPLITS}
     for i, (run, fit) in enumerate(zip(rs, fits)):
         method = m.methods[i // s.seeds]  # runs(): method by method, seed by seed
-        cost = {name: sequence.evaluate(m.kind, fit.params, m.sigma, split[name], run, fit.leak, n_in)
-                for name in data.SPLITS}
         rows.append({"setup": m.setup, "corpus": m.corpus, "horizon": m.horizon, "method": method.name,
-                     "seed": run.seed, "best_epoch": fit.best_epoch, **cost,
+                     "seed": run.seed, "best_epoch": fit.best_epoch, **{name: costs[name][i] for name in data.SPLITS},
                      "history": [{**{k: v for k, v in h.items() if k != "norms"}, "norms": _quantiles(h["norms"])}
                                  for h in fit.history]})
     sessions = fits[0].sessions

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import _checks, files, omega, provenance
 from .bptt import NAMES, clip_and_step
 from .rnn import activation
-from .sequence import KINDS, N_KEYS, FitLog, FitResult, SeqRun, cost, init, training_segments
+from .sequence import KINDS, N_KEYS, FitLog, FitResult, SeqRun, batches, cost, init, inputs, training_segments
 
 
 #: a hash of the sources this module runs: a checkpoint is resumed only by the same code
@@ -35,6 +35,56 @@ CODE_HASH = provenance.code_hash("seq_engine")
 def stack(params: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """The parameters of R runs stacked along a new first axis."""
     return {k: torch.stack([p[k] for p in params]) for k in NAMES}
+
+
+def _unroll(P: dict, sigma: str, u: torch.Tensor, h0: torch.Tensor, leak: torch.Tensor | None):
+    """The states h_0 … h_T ``[R, B, N]`` and pre-activations z_0 = 0, z_1 … z_T of R stacked runs driven
+    by ``u [T, B, K]`` (eq. 2 with leaky units), each its own tensor (for the total derivatives)."""
+    act, _ = activation(sigma)
+    hs, zs = [h0], [torch.zeros_like(h0)]
+    inputs = torch.einsum("lbk,rnk->lrbn", u, P["W_in"])  # W_in u_t for every run, once for all steps
+    for t in range(u.shape[0]):
+        zs.append(hs[-1] @ P["W_rec"].transpose(1, 2) + inputs[t] + P["b"][:, None])
+        new = act(zs[-1])
+        hs.append(new if leak is None else (1 - leak[:, None]) * hs[-1] + leak[:, None] * new)
+    return hs, zs
+
+
+def _outputs(P: dict, hs: list[torch.Tensor]) -> torch.Tensor:
+    """y_t = W_out h_t + b_out of R runs for the states ``hs``: ``[R, T, B, K]``."""
+    return torch.stack(hs, 1) @ P["W_out"].transpose(1, 2)[:, None] + P["b_out"][:, None, None]
+
+
+def evaluate(kind: str, params: dict[str, torch.Tensor], sigma: str, data, run: SeqRun,
+             leak: torch.Tensor | None = None, n_symbols: int | None = None) -> list[float]:
+    """:func:`reprolib.sequence.evaluate` for R stacked runs (``params``: :func:`stack`; ``leak``: ``[R, N]``
+    or None) in one pass over ``data``: each run's cost, nats per frame (music) or bits per character."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    R, N, dtype = params["W_rec"].shape[0], params["W_rec"].shape[-1], params["W_rec"].dtype
+    total, count = torch.zeros(R, dtype=torch.float64), 0.0
+    with torch.no_grad():
+        h = None
+        for x, y, mask, reset in batches(kind, data, run, None):
+            if reset or h is None or h.shape[1] != x.shape[1]:
+                h = torch.zeros(R, x.shape[1], N, dtype=dtype)
+            hs, _ = _unroll(params, sigma, inputs(kind, x, n_symbols, dtype), h, leak)
+            h = hs[-1]
+            out = _outputs(params, hs[1:])
+            target = y.to(dtype) if kind == "music" else y
+            n = float(x.shape[0] * x.shape[1]) if mask is None else float(mask.sum())
+            total += torch.tensor([cost(kind, out[r], target, mask).item() for r in range(R)], dtype=torch.float64) * n
+            count += n
+    per_step = total / count
+    return (per_step if kind == "music" else per_step / math.log(2)).tolist()
+
+
+def stacked_leak(leaks: list, n_hidden: int, dtype) -> torch.Tensor | None:
+    """The leak factors of R runs as ``[R, N]`` (1 for the units of a run without leaky units), or None
+    when no run has any."""
+    if all(lk is None for lk in leaks):
+        return None
+    return torch.stack([torch.ones(n_hidden, dtype=dtype) if lk is None else lk for lk in leaks])
 
 
 def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tensor, target: torch.Tensor,
@@ -48,15 +98,9 @@ def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tens
     each run's as :func:`reprolib.sequence.update` gives it.
     """
     R = params["W_rec"].shape[0]
-    act, _ = activation(sigma)
     P = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    hs, zs = [h0.detach().clone().requires_grad_(True)], [torch.zeros_like(h0)]
-    inputs = torch.einsum("lbk,rnk->lrbn", u, P["W_in"])  # W_in u_t for every run, once for all steps
-    for t in range(u.shape[0]):
-        zs.append(hs[-1] @ P["W_rec"].transpose(1, 2) + inputs[t] + P["b"][:, None])
-        new = act(zs[-1])
-        hs.append(new if leak is None else (1 - leak[:, None]) * hs[-1] + leak[:, None] * new)
-    y = torch.stack(hs[1:], 1) @ P["W_out"].transpose(1, 2)[:, None] + P["b_out"][:, None, None]  # [R, L, B, K]
+    hs, zs = _unroll(P, sigma, u, h0.detach().clone().requires_grad_(True), leak)
+    y = _outputs(P, hs[1:])
     E = torch.stack([cost(kind, y[r], target, mask, reduction) for r in range(R)])
     grads = torch.autograd.grad(E.sum(), list(P.values()) + hs)
     g = dict(zip(P, grads[:len(P)]))
@@ -97,8 +141,7 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
     inits = [init(r, n_sym, dtype) for r in runs]
     params = stack([p for p, _ in inits])
     logs = [FitLog(kind, valid, run, lk, n_sym) for run, (_, lk) in zip(runs, inits)]
-    leak = None if all(log.leak is None for log in logs) else \
-        torch.stack([torch.ones(first.n_hidden, dtype=dtype) if log.leak is None else log.leak for log in logs])
+    leak = stacked_leak([log.leak for log in logs], first.n_hidden, dtype)
     threshold = torch.tensor([math.inf if r.threshold is None else r.threshold for r in runs], dtype=dtype)
     g = torch.Generator().manual_seed(first.data_seed)
     updates, start, sessions = 0, 0, []
@@ -125,8 +168,9 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
             params, updates = new, updates + 1
             for log, E_r, norm_r in zip(logs, E.tolist(), norm.tolist()):
                 log.add(E_r, norm_r)
+        valid_costs = evaluate(kind, params, first.sigma, valid, first, leak, n_sym if kind == "chars" else None)
         for r, log in enumerate(logs):
-            log.end_epoch(epoch, updates, {k: v[r] for k, v in params.items()})
+            log.end_epoch(epoch, updates, {k: v[r] for k, v in params.items()}, valid=valid_costs[r])
         if checkpoint is not None:
             now = [*sessions, {"from": start, "to": epoch + 1, "seconds": round(time.perf_counter() - began, 1)}]
             files.write_checkpoint(checkpoint, {"fingerprint": mine, "params": params, "updates": updates,

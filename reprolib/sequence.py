@@ -377,11 +377,13 @@ class FitLog:
         self._costs.append(E)
         self._norms.append(norm)
 
-    def end_epoch(self, epoch: int, updates: int, params: dict) -> None:
-        """The epoch's history row (validated on ``params``), the best epoch so far, and the learning rate."""
+    def end_epoch(self, epoch: int, updates: int, params: dict, valid: float | None = None) -> None:
+        """The epoch's history row (validated on ``params``, unless its validation cost ``valid`` is given),
+        the best epoch so far, and the learning rate."""
         costs, norms, th = self._costs, self._norms, self.run.threshold
-        valid = evaluate(self.kind, params, self.run.sigma, self.valid, self.run, self.leak,
-                         self.n_symbols if self.kind == "chars" else None)
+        if valid is None:
+            valid = evaluate(self.kind, params, self.run.sigma, self.valid, self.run, self.leak,
+                             self.n_symbols if self.kind == "chars" else None)
         row = {"epoch": epoch, "train": sum(costs) / len(costs), "lr": self.lr, "alpha": self.alpha(epoch, updates),
                "clipped": sum(th is not None and n >= th for n in norms) / len(costs), "norms": norms, "valid": valid}
         self.history.append(row)

@@ -125,3 +125,17 @@ def test_a_fit_resumed_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path)
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(ValueError, match="fit.pt cannot be read|fit.pt is damaged"):
         seq_engine.fit("music", train, valid, runs, epochs=4, checkpoint=path)
+
+
+@pytest.mark.parametrize("kind", ["music", "chars"])
+def test_evaluating_runs_together_gives_each_run_its_readable_cost(kind):
+    n_in = 88 if kind == "music" else 11
+    params, g = _runs(kind, R=3, n=7, n_in=n_in)
+    run = sequence.SeqRun(seed=0, lr=1.0, threshold=None, n_hidden=7, sigma="tanh", segment=5, batch_size=2)
+    data = cycle_pieces(5, 13, 2) if kind == "music" else torch.randint(0, n_in, (157,), generator=g)
+    leaks = [None, sequence.leak_factors(7, 3, g, dtype=D), None]  # one run with leaky units
+    leak = seq_engine.stacked_leak(leaks, 7, D)
+    got = seq_engine.evaluate(kind, seq_engine.stack(params), "tanh", data, run, leak, n_in)
+    want = [sequence.evaluate(kind, p, "tanh", data, run, lk, n_in) for p, lk in zip(params, leaks)]
+    assert got == pytest.approx(want, rel=1e-12)
+    assert seq_engine.stacked_leak([None, None], 7, D) is None
