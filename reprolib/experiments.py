@@ -307,15 +307,19 @@ def load_results(experiment: str, profile: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def success_rates(rows: list[dict]) -> dict:
+def success_rates(rows: list[dict], within: int | None = None) -> dict:
     """Fig. 7's points from the rows of :func:`fig7`: ``{(init, T, method): {"solved", "runs",
-    "rate", "median_updates"}}`` (the median over the solved runs, ``None`` if none solved)."""
+    "rate", "median_updates"}}`` (the median over the solved runs, ``None`` if none solved). With
+    ``within``, a run counts as solved only if it was solved within that many updates (to compare
+    methods that had different budgets at the same budget)."""
+    if within is not None:
+        _checks.positive_int("within", within)
     groups = {}
     for r in rows:
         groups.setdefault((r["init"], r["T"], r["method"]), []).append(r)
     out = {}
     for key, rs in groups.items():
-        done = sorted(r["updates"] for r in rs if r["solved"])
+        done = sorted(r["updates"] for r in rs if r["solved"] and (within is None or r["updates"] <= within))
         median = None if not done else (done[(len(done) - 1) // 2] + done[len(done) // 2]) / 2
         out[key] = {"solved": len(done), "runs": len(rs), "rate": len(done) / len(rs), "median_updates": median}
     return out

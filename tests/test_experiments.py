@@ -96,6 +96,11 @@ def test_success_rates_count_runs_and_take_the_median_over_solved_runs():
     assert r[("sigmoid", 16, "MSGD-C")] == {"solved": 3, "runs": 3, "rate": 1.0, "median_updates": 2000}
     assert r[("sigmoid", 16, "MSGD-CR")]["median_updates"] is None and r[("sigmoid", 16, "MSGD-CR")]["rate"] == 0
     assert experiments.success_rates(rows[2:4])[("sigmoid", 16, "MSGD-C")]["median_updates"] == 2500
+    at = experiments.success_rates(rows, within=2000)  # the same runs at a smaller budget
+    assert at[("sigmoid", 16, "MSGD-C")] == {"solved": 2, "runs": 3, "rate": 2 / 3, "median_updates": 1500}
+    assert at[("sigmoid", 16, "MSGD")]["solved"] == 0
+    with pytest.raises(ValueError, match="within must be >= 1"):
+        experiments.success_rates(rows, within=0)
 
 
 def test_table_rows_pick_the_first_solved_model_or_average_table_5():
