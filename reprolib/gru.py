@@ -28,8 +28,8 @@ constant bias). At h = 0 with x = 0 and no biases both have r = ½·1, so both h
 Jacobian ¼W_hh + ½I; away from h = 0 they are different networks.
 
 **Where the rest of Kanai's paper lives.** The stability results (Lemmas 1–4, Theorem 1) in
-:mod:`reprolib.gru_stability`; the projection P_δ (eq. 11–15, Lemmas 5–6) in
-:mod:`reprolib.projection`; the language-model training of §4.3 (Fig. 1) in
+:mod:`reprolib.gru_stability`; the projection P_δ (eq. 11–15, Lemmas 5–6) and eq. (10)'s bound on
+W_{l,xh} in :mod:`reprolib.projection`; the language-model training of §4.3 (Fig. 1) in
 :mod:`reprolib.lm_training`; the cost of an update (§4.4, Table 3) in :mod:`reprolib.update_costs`.
 """
 
@@ -206,6 +206,15 @@ class GRU(torch.nn.Module):
         """W_{l,hh} for l = 1..L: the matrices that eq. (10) constrains and P_δ projects."""
         return [cell.W_hh for cell in self.cells]
 
+    def constrained_input_weights(self) -> list[torch.nn.Parameter]:
+        """W_{l,xh} for l = 1..L when L ≥ 2: the input matrices of the candidate state (eq. 4)
+        that eq. (10) constrains, σ₁(W_{l,xh}) ≤ 2 "for l = 1, …, L" (layer 1's input is x_t,
+        layer l's is h_{l−1,t}). The gate matrices W_{l,xz}, W_{l,xr} are not constrained.
+
+        Empty for one layer: the one-layer problem, eq. (8), constrains W_hh only.
+        """
+        return [cell.W_xh for cell in self.cells] if self.n_layers > 1 else []
+
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, *,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the sequence ``x [T, B, m]`` from ``h0 [L, B, n]`` (default 0, as the paper's h_0).
@@ -285,6 +294,11 @@ class GRULanguageModel(torch.nn.Module):
     def recurrent_weights(self) -> list[torch.nn.Parameter]:
         """W_{l,hh} of every GRU layer (see :meth:`GRU.recurrent_weights`)."""
         return self.gru.recurrent_weights()
+
+    def constrained_input_weights(self) -> list[torch.nn.Parameter]:
+        """W_{l,xh} of every GRU layer when L ≥ 2, none for one layer (see
+        :meth:`GRU.constrained_input_weights`); W_emb is not among them."""
+        return self.gru.constrained_input_weights()
 
     def forward(self, tokens: torch.Tensor, state: torch.Tensor | None = None, *,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

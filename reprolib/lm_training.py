@@ -5,8 +5,8 @@ per iteration.
 * :func:`lm_cost`: the cost of §4.1.1 (Zaremba's convention, summed over the time steps and
   averaged over the minibatch);
 * :func:`update_step`: one update, by Algorithm 1 of Pascanu et al. (clipping), by eq. (11)
-  (SGD step then P_δ of every W_hh, :class:`reprolib.projection.TruncatedProjection`) or by
-  plain SGD;
+  (SGD step then P_δ of every W_hh, :class:`reprolib.projection.TruncatedProjection`; on request
+  also eq. 10's σ₁(W_{l,xh}) ≤ 2 in a multi-layer GRU) or by plain SGD;
 * :func:`train_language_model`: the training loop around it, recording an :class:`LMTrace`
   (and, on request, checking Lemma 6 and eq. 15 along the run);
 * :func:`explosions` and :func:`upward_crossings`: the events Chapter 7 looks for in a trace.
@@ -26,7 +26,7 @@ from tqdm import tqdm
 from . import _checks, clipping, ptb
 from .gru import GRULanguageModel
 from .gru_stability import spectral_radius_J
-from .projection import TruncatedProjection, _check_delta, project_spectral_norm
+from .projection import TruncatedProjection, _check_delta, project_input_weight, project_spectral_norm
 
 TRAIN_METHODS = ("clip", "project", "sgd")
 
@@ -85,7 +85,8 @@ def lm_cost(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Tensor], *, method: str, lr: float,
-                threshold: float = 5.0, projections: dict | None = None, on_projection=None) -> None:
+                threshold: float = 5.0, projections: dict | None = None, on_projection=None,
+                input_projections: dict | None = None) -> None:
     """One update of the parameters ``params`` (in place) from their gradients ``grads`` (both by name):
 
     * ``"clip"``: Algorithm 1 of Pascanu et al. (:func:`reprolib.clipping.clip_by_norm`, all
@@ -95,6 +96,10 @@ def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Te
       Lemma 6, equal to eq. 12–14). No clipping;
     * ``"sgd"``: the plain SGD step.
 
+    ``input_projections`` (``"project"`` only; name → function, e.g.
+    :func:`reprolib.projection.project_input_weight`) are applied to their parameters after the
+    SGD step: eq. (10)'s σ₁(W_{l,xh}) ≤ 2. They must not be named in ``projections``.
+
     ``on_projection(l, W, W_hat, W_new, P)``, if given, is called after the projection of the
     l-th matrix of ``projections``, before W (still W^(τ−1)) is overwritten by W_new = P(Ŵ).
     """
@@ -103,12 +108,19 @@ def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Te
     projections = projections or {}
     if (method == "project") != bool(projections):
         raise ValueError("projections must be given for method 'project', and only for it")
+    input_projections = input_projections or {}
+    if input_projections and method != "project":
+        raise ValueError("input_projections are only for method 'project'")
+    if not set(input_projections) <= set(params) - set(projections):
+        raise ValueError("input_projections must name parameters that are not in projections")
     if method == "clip":
         grads, _ = clipping.clip_by_norm(grads, threshold)
     with torch.no_grad():
         for n, p in params.items():
             if n not in projections:
                 p -= lr * grads[n]
+        for n, P in input_projections.items():
+            params[n].copy_(P(params[n]))
         for l, (n, P) in enumerate(projections.items()):
             W = params[n]
             W_hat = W - lr * grads[n]
@@ -119,7 +131,8 @@ def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Te
 
 
 # ----------------------------------------------------------------------------- instrumentation of train_language_model
-def _check_training(model, data, iterations, method, lr, generator, threshold, delta, seq_len) -> tuple:
+def _check_training(model, data, iterations, method, lr, generator, threshold, delta, seq_len,
+                    project_inputs) -> tuple:
     if not isinstance(model, GRULanguageModel):
         raise TypeError(f"model must be a GRULanguageModel, got {type(model).__name__}")
     iterations = _checks.positive_int("iterations", iterations)
@@ -129,12 +142,21 @@ def _check_training(model, data, iterations, method, lr, generator, threshold, d
     _checks.generator("generator", generator)
     threshold = _checks.positive_float("threshold", threshold)
     delta = _check_delta(delta)
+    if not isinstance(project_inputs, bool):
+        raise TypeError(f"project_inputs must be a bool, got {type(project_inputs).__name__}")
+    if project_inputs and method != "project":
+        raise ValueError(f"project_inputs needs method 'project', got {method!r}")
     seq_len = _checks.positive_int("seq_len", seq_len)
     available = ptb.n_batches(data, seq_len, drop_last=True)  # validates data
     if iterations > available:
         raise ValueError(f"iterations must be <= {available}, the number of full segments of data "
                          f"(seq_len {seq_len}), got {iterations}")
     return iterations, lr, threshold, delta, seq_len
+
+
+def _names(params: dict, tensors) -> list[str]:
+    """The names in ``params`` of the parameters in ``tensors`` (compared by identity)."""
+    return [n for n, p in params.items() if any(p is W for W in tensors)]
 
 
 def _layer_stats(Ws) -> tuple[list[float], list[float]]:
@@ -181,7 +203,8 @@ def _projection_checker(trace: LMTrace, tau: int, lr: float, delta: float):
 
 def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations: int, *, method: str, lr: float,
                          generator: torch.Generator, threshold: float = 5.0, delta: float = 0.2, seq_len: int = 35,
-                         check_projection: bool = False, progress: bool = False) -> LMTrace:
+                         check_projection: bool = False, progress: bool = False,
+                         project_inputs: bool = False) -> LMTrace:
     """Train ``model`` by SGD on consecutive BPTT segments of ``data`` and record, at every
     iteration, the gradient norm and ρ(J) of every W_hh (Kanai §4.3, Fig. 1).
 
@@ -207,13 +230,19 @@ def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations
             singular values of W^(τ−1) and Ŵ^(τ) (Lemma 6's slack, the true s) and the full-SVD
             P_δ(Ŵ) (eq. 15's error). Three SVDs per layer and iteration.
         progress: show a tqdm bar.
+        project_inputs: (``"project"`` only) also keep σ₁(W_{l,xh}) ≤ 2 (eq. 10) after every
+            update, by :func:`reprolib.projection.project_input_weight` (a full SVD) of each
+            matrix of :meth:`reprolib.gru.GRULanguageModel.constrained_input_weights`: every
+            layer's W_xh when the GRU has two layers or more, none for one layer. Off by default.
     """
     iterations, lr, threshold, delta, seq_len = _check_training(model, data, iterations, method, lr, generator,
-                                                                threshold, delta, seq_len)
+                                                                threshold, delta, seq_len, project_inputs)
     Ws = model.recurrent_weights()
     params = dict(model.named_parameters())
-    W_names = [n for n, p in params.items() if any(p is W for W in Ws)]
+    W_names = _names(params, Ws)
     projections = {n: TruncatedProjection(delta) for n in W_names} if method == "project" else {}
+    xh_names = _names(params, model.constrained_input_weights()) if project_inputs else []
+    input_projections = dict.fromkeys(xh_names, project_input_weight)
     checking = check_projection and method == "project"
     trace = LMTrace.empty(iterations, len(Ws), checking)
     model.train()
@@ -227,7 +256,8 @@ def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations
             trace.stopped_at = tau
             break
         update_step(params, grads, method=method, lr=lr, threshold=threshold, projections=projections,
-                    on_projection=_projection_checker(trace, tau, lr, delta) if checking else None)
+                    on_projection=_projection_checker(trace, tau, lr, delta) if checking else None,
+                    input_projections=input_projections)
     else:
         trace.rho_J[iterations], trace.sigma1[iterations] = _layer_stats(Ws)
     trace.routes = [dict(P.counts) for P in projections.values()]

@@ -8,7 +8,9 @@ eq. 12–14):
 
 * :func:`project_spectral_norm`: P_δ by a full SVD (eq. 12–14);
 * :class:`TruncatedProjection`: P_δ by eq. (15) from the top singular triplets only
-  (:func:`top_singular_triplets`), their number bounded by Weyl's inequality (Lemma 6, §3.3).
+  (:func:`top_singular_triplets`), their number bounded by Weyl's inequality (Lemma 6, §3.3);
+* :func:`project_input_weight`: the other constraint of a multi-layer GRU, σ₁(W_{l,xh}) ≤ 2
+  (eq. 10), by the same clipping of the singular values (:func:`clip_singular_values`).
 
 Kanai et al. published no code: this is an independent implementation written from the paper.
 """
@@ -23,6 +25,10 @@ from scipy.sparse.linalg import ArpackNoConvergence, svds
 
 from . import _checks
 
+#: Kanai eq. (10): σ₁(W_{l,xh}) ≤ 2 for the input matrices of a multi-layer GRU. The bound is
+#: not strict (unlike σ₁(W_{l,hh}) < 2), so it needs no margin δ.
+INPUT_BOUND = 2.0
+
 
 def _check_delta(delta) -> float:
     """δ of P_δ (eq. 11): a real number in the open interval (0, 2)."""
@@ -30,6 +36,24 @@ def _check_delta(delta) -> float:
     if not 0 < delta < 2:
         raise ValueError(f"delta must be in the open interval (0, 2), got {delta}")
     return delta
+
+
+def clip_singular_values(W: torch.Tensor, cap: float) -> torch.Tensor:
+    """U diag(min(σ_i, cap)) Vᵀ for W = U Σ Vᵀ: the matrix nearest to W in Frobenius norm with
+    σ₁ ≤ ``cap`` (eq. 12–14 with ``cap`` in place of 2 − δ; Lemma 5). Returns a new tensor,
+    detached from autograd.
+
+    Args:
+        W: a real, finite matrix, square or not.
+        cap: the bound, a finite number > 0.
+    """
+    _checks.tensor("W", W, ndim=2)
+    if W.is_complex():
+        raise TypeError(f"W must be real, got dtype {W.dtype}")
+    cap = _checks.positive_float("cap", cap)
+    with torch.no_grad():
+        U, S, Vh = torch.linalg.svd(W, full_matrices=False)  # (12); torch's Vh is Vᵀ
+        return (U * S.clamp(max=cap)) @ Vh                    # (13)–(14)
 
 
 def project_spectral_norm(W: torch.Tensor, delta: float) -> torch.Tensor:
@@ -46,10 +70,20 @@ def project_spectral_norm(W: torch.Tensor, delta: float) -> torch.Tensor:
         delta: δ in the open interval (0, 2).
     """
     _checks.matrix("W", W)
-    c = 2 - _check_delta(delta)
-    with torch.no_grad():
-        U, S, Vh = torch.linalg.svd(W)       # (12); torch's Vh is Vᵀ
-        return (U * S.clamp(max=c)) @ Vh     # (13)–(14)
+    return clip_singular_values(W, 2 - _check_delta(delta))
+
+
+def project_input_weight(W: torch.Tensor) -> torch.Tensor:
+    """The matrix nearest to W in Frobenius norm with σ₁ ≤ 2: eq. (10)'s constraint
+    σ₁(W_{l,xh}) ≤ 2 on an input matrix of a multi-layer GRU (see
+    :meth:`reprolib.gru.GRU.constrained_input_weights`), by :func:`clip_singular_values` at
+    :data:`INPUT_BOUND`. The paper gives no algorithm for it; this is eq. (12)–(14) with the bound
+    of eq. (10), which is not strict and so needs no δ.
+
+    Args:
+        W: a real, finite matrix ``[n_l, n_{l−1}]`` (W_{l,xh}, with n_0 = m, the input size).
+    """
+    return clip_singular_values(W, INPUT_BOUND)
 
 
 def top_singular_triplets(W: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

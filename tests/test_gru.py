@@ -166,6 +166,22 @@ def test_gru_stack_checks_its_arguments(gen):
         G.GRU(3, 5, 2, generator=gen, dropout=1.0)
 
 
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_constrained_input_weights_are_every_W_xh_of_a_multi_layer_gru(gen, n_layers):
+    """Eq. (10): σ₁(W_{l,xh}) ≤ 2 for l = 1..L; a one-layer GRU is eq. (8), which has none."""
+    net = G.GRU(3, 5, n_layers, generator=gen, dtype=D)
+    Ws = net.constrained_input_weights()
+    if n_layers == 1:
+        assert Ws == []
+        return
+    assert len(Ws) == n_layers and all(W is cell.W_xh for W, cell in zip(Ws, net.cells))
+    assert [tuple(W.shape) for W in Ws] == [(5, 3)] + [(5, 5)] * (n_layers - 1)
+    model = G.GRULanguageModel(30, 6, n_layers, generator=gen, dtype=D)
+    Ws = model.constrained_input_weights()
+    assert all(W is cell.W_xh for W, cell in zip(Ws, model.gru.cells))
+    assert not any(W is model.W_emb for W in Ws)
+
+
 def lm(gen, dropout=0.0):
     return randomize_(G.GRULanguageModel(30, 6, 2, generator=gen, dropout=dropout, dtype=D), gen, scale=0.5)
 

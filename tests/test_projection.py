@@ -1,6 +1,8 @@
 """reprolib.projection against independent routes: eigen and polar decompositions, the optimality
 condition of a convex projection (Lemma 5), Weyl's inequality (Lemma 6), the full SVD for the
-truncated form (eq. 15), and the two known bugs of a public port of Kanai's projection."""
+truncated form (eq. 15), the two known bugs of a public port of Kanai's projection, and eq. (10)'s
+bound on the input matrices of a multi-layer GRU checked along a training step by the eigenvectors
+of WᵀW."""
 
 import math
 
@@ -11,8 +13,11 @@ import torch
 from hypothesis import given, settings, strategies as st
 from scipy.sparse.linalg import ArpackNoConvergence
 
+from reprolib import gru as G
 from reprolib import projection
-from reprolib.projection import TruncatedProjection, project_spectral_norm, top_singular_triplets
+from reprolib.lm_training import train_language_model, update_step
+from reprolib.projection import (TruncatedProjection, clip_singular_values, project_input_weight,
+                                 project_spectral_norm, top_singular_triplets)
 
 D = torch.float64
 
@@ -222,3 +227,102 @@ def test_truncated_projection_checks_its_arguments(gen):
         P(torch.zeros(5, 4, dtype=D))
     P.reset()
     assert P.bounds is None and sum(P.counts.values()) == 0
+
+
+# ----------------------------------------------------------------------------- eq. (10): σ₁(W_{l,xh}) ≤ 2
+def clipped_by_eigh(W, cap=2.0):
+    """W V diag(min(1, cap/σ_i)) Vᵀ with WᵀW = V diag(σ_i²) Vᵀ: the singular values clipped at
+    ``cap`` through the eigendecomposition of WᵀW instead of an SVD of W."""
+    lam, V = torch.linalg.eigh(W.T @ W)
+    return W @ (V * (cap / lam.clamp(min=1e-300).sqrt()).clamp(max=1.0)) @ V.T
+
+
+def with_singular_values(gen, n, m, s):
+    """An n×m matrix with the singular values ``s`` (min(n, m) of them) and random singular vectors."""
+    k = len(s)
+    U = torch.linalg.qr(torch.randn(n, k, generator=gen, dtype=D))[0]
+    V = torch.linalg.qr(torch.randn(m, k, generator=gen, dtype=D))[0]
+    return (U * torch.tensor(s, dtype=D)) @ V.T
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (7, 4), (4, 7)])
+def test_input_weight_projection_clips_at_2_and_keeps_the_smaller_singular_values(gen, shape):
+    s = [5.0, 2.5, 1.9, 1.0, 0.3, 0.1][: min(shape)]
+    W = with_singular_values(gen, *shape, s)
+    P = project_input_weight(W)
+    assert torch.allclose(P, clipped_by_eigh(W), rtol=0, atol=1e-12)
+    S = torch.linalg.svdvals(P)
+    assert torch.allclose(S, torch.tensor(s, dtype=D).clamp(max=2.0), rtol=0, atol=1e-12)
+    assert S[0].item() <= projection.INPUT_BOUND + 1e-12
+    feasible = with_singular_values(gen, *shape, [1.99, 1.0, 0.5, 0.1][: min(shape)])
+    assert torch.allclose(project_input_weight(feasible), feasible, rtol=0, atol=1e-13)
+    square = with_singular_values(gen, 6, 6, [3.0, 2.0, 1.7, 1.0, 0.5, 0.1])  # P_δ is the same clipping at 2 − δ
+    assert torch.equal(project_spectral_norm(square, 0.3), clip_singular_values(square, 1.7))
+
+
+def input_lm(n_layers, singular_values=(5.0, 3.0, 1.9, 1.0, 0.5, 0.2)):
+    """A language model (6 units, float64) whose every W_{l,xh} has the given singular values (some
+    above 2, some below) and whose W_{l,hh} is infeasible too (σ₁ = 3)."""
+    g = torch.Generator().manual_seed(3)
+    model = G.GRULanguageModel(20, 6, n_layers, generator=torch.Generator().manual_seed(0), dtype=D)
+    with torch.no_grad():
+        for cell in model.gru.cells:
+            cell.W_xh.copy_(with_singular_values(g, 6, 6, singular_values))
+            cell.W_hh.mul_(3.0)
+    return model
+
+
+def one_step(model, method="project", **kw):
+    tokens = torch.randint(20, (12, 3), generator=torch.Generator().manual_seed(4))
+    train_language_model(model, tokens, 1, method=method, lr=0.5, delta=0.2, seq_len=5,
+                         generator=torch.Generator().manual_seed(1), **kw)
+    return dict(model.named_parameters())
+
+
+@pytest.mark.parametrize("n_layers", [2, 3])
+def test_project_inputs_keeps_sigma1_of_every_W_xh_at_most_2_and_touches_nothing_else(n_layers):
+    on = one_step(input_lm(n_layers), project_inputs=True)
+    off = one_step(input_lm(n_layers))
+    sgd = one_step(input_lm(n_layers), method="sgd")
+    xh = [f"gru.cells.{l}.W_xh" for l in range(n_layers)]  # layer 1 (input x_t) included: eq. (10) has l = 1..L
+    for n in xh:
+        assert torch.equal(off[n], sgd[n])  # flag off: the SGD step only, no projection
+        S_off, S_on = torch.linalg.svdvals(off[n]), torch.linalg.svdvals(on[n])
+        assert S_off[0] > 3.0 and S_on[0] <= 2.0 + 1e-12
+        assert torch.allclose(S_on, S_off.clamp(max=2.0), rtol=0, atol=1e-12)  # those below 2 unchanged
+        assert torch.allclose(on[n], clipped_by_eigh(off[n]), rtol=0, atol=1e-12)
+    for n in set(on) - set(xh):  # W_emb, W_xz, W_xr, W_hz, W_hr, W_hh (projected by P_δ), W_out, b_out
+        assert torch.equal(on[n], off[n]), n
+    assert torch.linalg.matrix_norm(on["gru.cells.0.W_hh"], 2) <= 1.8 + 1e-12
+
+
+def test_project_inputs_does_nothing_to_a_one_layer_gru():
+    on = one_step(input_lm(1), project_inputs=True)
+    off = one_step(input_lm(1))
+    assert on.keys() == off.keys() and all(torch.equal(on[n], off[n]) for n in on)
+    assert torch.linalg.matrix_norm(on["gru.cells.0.W_xh"], 2) > 3.0
+
+
+def test_input_weight_projection_checks_its_arguments(gen):
+    W = torch.randn(4, 3, generator=gen, dtype=D)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="cap"):
+            clip_singular_values(W, bad)
+    with pytest.raises(TypeError, match="cap"):
+        clip_singular_values(W, "2")
+    with pytest.raises(ValueError, match="W"):
+        project_input_weight(W[0])
+    with pytest.raises(TypeError, match="W"):
+        project_input_weight(torch.eye(3, dtype=torch.complex128))
+    model = input_lm(2)
+    with pytest.raises(TypeError, match="project_inputs"):
+        one_step(model, project_inputs=1)
+    with pytest.raises(ValueError, match="project_inputs"):
+        one_step(model, method="clip", project_inputs=True)
+    params = {"a": torch.nn.Parameter(W.clone()), "W": torch.nn.Parameter(torch.eye(3, dtype=D))}
+    grads = {n: torch.zeros_like(p) for n, p in params.items()}
+    with pytest.raises(ValueError, match="input_projections"):
+        update_step(params, grads, method="sgd", lr=0.1, input_projections={"a": project_input_weight})
+    with pytest.raises(ValueError, match="input_projections"):
+        update_step(params, grads, method="project", lr=0.1, projections={"W": TruncatedProjection(0.2)},
+                    input_projections={"W": project_input_weight})
