@@ -125,7 +125,7 @@ def plot_fig7(rates, s, label, what):
             "when fewer than 1 % of 10,000 fresh test sequences are misclassified (fewer than 1 % of n_test here); "
             "lines are offset by ±1.5 points so that equal rates stay visible.",
             N=s.n_hidden, lr=s.lr, threshold=s.threshold, alpha=s.alpha, seeds=s.seeds, batch=s.batch_size,
-            max_updates=s.max_updates, n_test=s.n_test)
+            updates_at_most=", ".join(f"{m} {s.budget(m):,}" for m in s.methods), n_test=s.n_test)
 
 
 # %% [markdown]
@@ -184,9 +184,19 @@ plot_fig7(cpu_rates, cpu_s, "8a.1", f"committed `{committed}` run: `results/fig7
 
 # %%
 def compare(rows, s):
-    """The paper's claims about Fig. 7, measured on the rows of one run."""
-    rates = experiments.success_rates(rows)
+    """The paper's claims about Fig. 7, measured on the rows of one run. Methods with different budgets
+    (``method_max_updates``) are compared at the smallest budget: a run solved later does not count."""
     inits, methods = s.inits, s.methods
+    budgets = {m: s.budget(m) for m in methods}
+    common = min(budgets.values())
+    rates = experiments.success_rates(rows, within=common)
+    if len(set(budgets.values())) > 1:
+        full = experiments.success_rates(rows)
+        for m, b in budgets.items():
+            if b > common:
+                extra = sum(full[k]["solved"] - rates[k]["solved"] for k in full if k[2] == m)
+                print(f"compared at the common budget of {common:,} updates; {m}, given {b:,}, solves {extra} more "
+                      f"runs with the rest of its budget")
     pairs = [(i, T) for i, Ts in inits.items() for T in Ts]
     rate = lambda i, T, m: rates[(i, T, m)]["rate"]  # noqa: E731
     total = {m: sum(rates[(i, T, m)]["solved"] for i, T in pairs) for m in methods}
