@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, initializations, provenance, seq_engine, sequence, settings, sweeps
+from . import data, initializations, profiles, provenance, seq_engine, sequence, settings, sweeps
 
 #: Table 1 of Pascanu et al. (negative log-likelihood per time step; mean ± std over 5 runs), as printed
 PAPER_TABLE1 = {
@@ -102,11 +102,13 @@ def cell(experiment: str, data_: dict, index: int, checkpoint: str | None = None
     split = {name: load(m.corpus, name, s.text_chars) for name in data.SPLITS}
     n_in = None if m.kind == "music" else len(vocabulary(m.corpus))
     rs = runs(m, s.seeds)
+    device = profiles.pick_device(s.device)
     fits = seq_engine.fit(m.kind, split["train"], split["valid"], rs, s.epochs, n_in=n_in, dtype=dtype,
-                          checkpoint=checkpoint)
+                          checkpoint=checkpoint, device=device)
     rows = []
-    best = seq_engine.stack([f.params for f in fits])  # each run's best validation epoch, evaluated at once
+    best = {k: v.to(device) for k, v in seq_engine.stack([f.params for f in fits]).items()}  # evaluated at once
     leak = seq_engine.stacked_leak([f.leak for f in fits], m.n_hidden, dtype)
+    leak = None if leak is None else leak.to(device)
     costs = {name: seq_engine.evaluate(m.kind, best, m.sigma, split[name], rs[0], leak, n_in) for name in data.SPLITS}
     for i, (run, fit) in enumerate(zip(rs, fits)):
         method = m.methods[i // s.seeds]  # runs(): method by method, seed by seed

@@ -192,7 +192,7 @@ def _normaliser(included: torch.Tensor, reduction: str, dtype) -> torch.Tensor:
     """B·Z per run: Z = Σ_k mean_b[included] ("mean", the code) or 1 ("sum")."""
     if reduction == "mean":
         return included.sum((-2, -1)).to(dtype)
-    return torch.full(included.shape[:-2], float(included.shape[-1]), dtype=dtype)
+    return torch.full(included.shape[:-2], float(included.shape[-1]), dtype=dtype, device=included.device)
 
 
 def _per_included(total: torch.Tensor, BZ: torch.Tensor) -> torch.Tensor:

@@ -61,13 +61,14 @@ def evaluate(kind: str, params: dict[str, torch.Tensor], sigma: str, data, run: 
     or None) in one pass over ``data``: each run's cost, nats per frame (music) or bits per character."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    R, N, dtype = params["W_rec"].shape[0], params["W_rec"].shape[-1], params["W_rec"].dtype
+    R, N, dtype, device = params["W_rec"].shape[0], params["W_rec"].shape[-1], params["W_rec"].dtype, params["W_rec"].device
     total, count = torch.zeros(R, dtype=torch.float64), 0.0
     with torch.no_grad():
         h = None
         for x, y, mask, reset in batches(kind, data, run, None):
             if reset or h is None or h.shape[1] != x.shape[1]:
-                h = torch.zeros(R, x.shape[1], N, dtype=dtype)
+                h = torch.zeros(R, x.shape[1], N, dtype=dtype, device=device)
+            x, y, mask = x.to(device), y.to(device), None if mask is None else mask.to(device)
             hs, _ = _unroll(params, sigma, inputs(kind, x, n_symbols, dtype), h, leak)
             h = hs[-1]
             out = _outputs(params, hs[1:])
@@ -108,8 +109,8 @@ def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tens
     Om, G = omega.omega_and_grad(params["W_rec"], torch.stack(zs, 1), dh, sigma, form="h", leak=leak)  # supp. eq. 5
     g["W_rec"] = g["W_rec"] + alpha[:, None, None] * G
     new = {k: v.detach().clone() for k, v in params.items()}
-    no = torch.zeros(R, dtype=torch.bool)
-    norm, _, _ = clip_and_step(new, g, lr, threshold, no, torch.full((R,), fallback))  # the engine's step, in place
+    no = torch.zeros(R, dtype=torch.bool, device=E.device)
+    norm, _, _ = clip_and_step(new, g, lr, threshold, no, torch.full((R,), fallback, device=E.device))  # the engine's step
     return new, E.detach(), Om, norm, hs[-1].detach()
 
 
@@ -118,7 +119,7 @@ SHARED = ("n_hidden", "sigma", "biases", "segment", "batch_size", "reduction", "
 
 
 def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int | None = None,
-        dtype=torch.float64, checkpoint=None, progress: bool = False) -> list[FitResult]:
+        dtype=torch.float64, checkpoint=None, progress: bool = False, device="cpu") -> list[FitResult]:
     """:func:`reprolib.sequence.fit` for several runs at once: they see the same minibatches (same
     ``data_seed``) and share every update (:func:`update`); each keeps its own learning rate, halved
     after its epochs whose training error rose, and its own best validation epoch. Returns one
@@ -127,7 +128,8 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
     With ``checkpoint`` (a path), the state after every epoch is written there, and a call that finds
     it continues from it, with the same result as an uninterrupted call; the results' ``sessions`` list
     the calls (epochs from, to, seconds). A checkpoint of other runs, data or code is refused with a
-    ``ValueError`` naming the file."""
+    ``ValueError`` naming the file. The runs compute on ``device`` (the data stays on the CPU and goes
+    there segment by segment; the parameters returned are on the CPU)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not runs or not all(isinstance(r, SeqRun) for r in runs):
@@ -137,12 +139,13 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
             raise ValueError(f"runs that share an update must have the same {name}")
     _checks.positive_int("epochs", epochs)
     n_sym = N_KEYS if kind == "music" else _checks.positive_int("n_in", n_in)
-    first, R = runs[0], len(runs)
-    inits = [init(r, n_sym, dtype) for r in runs]
-    params = stack([p for p, _ in inits])
+    first, R, device = runs[0], len(runs), torch.device(device)
+    inits = [init(r, n_sym, dtype) for r in runs]  # drawn on the CPU: the same weights on every device
+    params = _to(stack([p for p, _ in inits]), device)
     logs = [FitLog(kind, valid, run, lk, n_sym) for run, (_, lk) in zip(runs, inits)]
     leak = stacked_leak([log.leak for log in logs], first.n_hidden, dtype)
-    threshold = torch.tensor([math.inf if r.threshold is None else r.threshold for r in runs], dtype=dtype)
+    leak = None if leak is None else leak.to(device)
+    threshold = torch.tensor([math.inf if r.threshold is None else r.threshold for r in runs], dtype=dtype, device=device)
     g = torch.Generator().manual_seed(first.data_seed)
     updates, start, sessions = 0, 0, []
     mine = _fingerprint(kind, train, valid, runs, n_sym, dtype)
@@ -150,17 +153,18 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
         state = files.read_checkpoint(checkpoint)
         if state.get("fingerprint") != mine:
             raise ValueError(f"checkpoint {checkpoint} was written for other runs, data or code; delete it to start again")
-        params, updates, start, sessions = state["params"], state["updates"], state["epoch"], state["sessions"]
+        params, updates, start, sessions = _to(state["params"], device), state["updates"], state["epoch"], state["sessions"]
         g.set_state(state["generator"])
         for log, s in zip(logs, state["logs"]):
             log.load_state_dict(s)
     began = time.perf_counter()
     for epoch in tqdm(range(start, epochs), desc="epochs", disable=not progress, initial=start, total=epochs):
-        lr = torch.tensor([log.lr for log in logs], dtype=dtype)  # each run's, halved by its log (supp. §3.2.1)
+        lr = torch.tensor([log.lr for log in logs], dtype=dtype, device=device)  # each run's, halved by its log (supp. §3.2.1)
         for u, y, mask, reset in training_segments(kind, train, first, g, n_sym, dtype):
+            u, y, mask = u.to(device), y.to(device), None if mask is None else mask.to(device)
             if reset:
-                h = torch.zeros(R, u.shape[1], first.n_hidden, dtype=dtype)
-            alpha = torch.tensor([log.alpha(epoch, updates) for log in logs], dtype=dtype)
+                h = torch.zeros(R, u.shape[1], first.n_hidden, dtype=dtype, device=device)
+            alpha = torch.tensor([log.alpha(epoch, updates) for log in logs], dtype=dtype, device=device)
             new, E, _, norm, h = update(kind, params, first.sigma, u, y, h, lr=lr, threshold=threshold, alpha=alpha,
                                         mask=mask, leak=leak, reduction=first.reduction)
             if not first.biases:
@@ -169,15 +173,20 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
             for log, E_r, norm_r in zip(logs, E.tolist(), norm.tolist()):
                 log.add(E_r, norm_r)
         valid_costs = evaluate(kind, params, first.sigma, valid, first, leak, n_sym if kind == "chars" else None)
+        on_cpu = _to(params, torch.device("cpu"))
         for r, log in enumerate(logs):
-            log.end_epoch(epoch, updates, {k: v[r] for k, v in params.items()}, valid=valid_costs[r])
+            log.end_epoch(epoch, updates, {k: v[r] for k, v in on_cpu.items()}, valid=valid_costs[r])
         if checkpoint is not None:
             now = [*sessions, {"from": start, "to": epoch + 1, "seconds": round(time.perf_counter() - began, 1)}]
-            files.write_checkpoint(checkpoint, {"fingerprint": mine, "params": params, "updates": updates,
+            files.write_checkpoint(checkpoint, {"fingerprint": mine, "params": on_cpu, "updates": updates,
                                                 "epoch": epoch + 1, "generator": g.get_state(), "sessions": now,
                                                 "logs": [log.state_dict() for log in logs]})
     sessions = [*sessions, {"from": start, "to": epochs, "seconds": round(time.perf_counter() - began, 1)}]
     return [dataclasses.replace(log.result(), sessions=sessions) for log in logs]
+
+
+def _to(params: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in params.items()}
 
 
 def _fingerprint(kind, train, valid, runs, n_sym, dtype) -> dict:

@@ -139,3 +139,21 @@ def test_evaluating_runs_together_gives_each_run_its_readable_cost(kind):
     want = [sequence.evaluate(kind, p, "tanh", data, run, lk, n_in) for p, lk in zip(params, leaks)]
     assert got == pytest.approx(want, rel=1e-12)
     assert seq_engine.stacked_leak([None, None], 7, D) is None
+
+
+def test_a_fit_on_a_named_device_equals_the_default_and_returns_cpu_parameters():
+    train, valid = cycle_pieces(4, 11, 0), cycle_pieces(2, 11, 1)
+    common = dict(n_hidden=6, sigma="sigmoid", init="basic_tanh", segment=4, batch_size=2, data_seed=3)
+    runs = [sequence.SeqRun(seed=0, lr=3.0, threshold=2.0, **common),
+            sequence.SeqRun(seed=1, lr=3.0, threshold=None, alpha=0.5, n_leaky=2, **common)]
+    a = seq_engine.fit("music", train, valid, runs, epochs=2)
+    b = seq_engine.fit("music", train, valid, runs, epochs=2, device=torch.device("cpu"))
+    for x, y in zip(a, b):
+        assert x.history == y.history and all(torch.equal(x.params[k], y.params[k]) for k in seq_engine.NAMES)
+        assert all(v.device.type == "cpu" for v in y.params.values())
+    if torch.cuda.is_available():  # where there is a GPU, the same runs there agree to float64 rounding
+        c = seq_engine.fit("music", train, valid, runs, epochs=2, device="cuda")
+        for x, y in zip(a, c):
+            assert y.best_epoch == x.best_epoch
+            for k in seq_engine.NAMES:
+                torch.testing.assert_close(y.params[k], x.params[k], rtol=1e-9, atol=1e-12)
