@@ -87,23 +87,17 @@ COLORS = {"BPTT": "tab:gray", "rescaling": "tab:blue", "MSGD": "tab:gray", "MSGD
 
 # %%
 print(f"{'corpus':<13} {'pieces (train/valid/test)':>26} {'frames (train/valid/test)':>28} {'keys per frame':>15}")
-for name in data.MUSIC:
+for name in data.MUSIC + data.TEXTS:
     why = natural.unavailable(name)
     if why is not None:
-        print(f"{name:<13} not available here ({why.split(';')[0]})")
+        print(f"{name:<13} not available here ({why.split(';')[0]}); its rows below say 'not run'")
         continue
-    splits = {s: data.load_music(name, s) for s in data.SPLITS}
-    pieces = "/".join(str(len(splits[s])) for s in data.SPLITS)
-    frames = "/".join(f"{sum(p.shape[0] for p in splits[s]):,}" for s in data.SPLITS)
-    notes = sum(float(p.sum()) for p in splits["train"]) / sum(p.shape[0] for p in splits["train"])
-    print(f"{name:<13} {pieces:>26} {frames:>28} {notes:>15.2f}")
-for name in data.TEXTS:
-    why = natural.unavailable(name)
-    if why is not None:
-        print(f"{name}: not available here; its rows below say 'not run'")
-        continue
-    sizes = "/".join(f"{len(natural.load(name, s)):,}" for s in data.SPLITS)
-    print(f"{name} characters (train/valid/test): {sizes}; {len(natural.vocabulary(name))} symbols")
+    n = natural.sizes(name)
+    join = lambda key: "/".join(f"{n[s][key]:,}" for s in data.SPLITS)  # noqa: E731
+    if name in data.MUSIC:
+        print(f"{name:<13} {join('pieces'):>26} {join('frames'):>28} {n['train']['keys_per_frame']:>15.2f}")
+    else:
+        print(f"{name} characters (train/valid/test): {join('characters')}; {len(natural.vocabulary(name))} symbols")
 
 # %% [markdown]
 # ## 8b.2 The two set-ups

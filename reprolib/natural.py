@@ -76,6 +76,20 @@ def load(corpus: str, split: str, text_chars: int = 0):
     return data.encode(text[:text_chars] if text_chars else text, vocabulary(corpus))
 
 
+def sizes(corpus: str) -> dict:
+    """The size of each split of ``corpus``: ``{"pieces", "frames", "keys_per_frame"}`` per split for
+    music (keys sounding per frame: the polyphony), ``{"characters"}`` per split for a text."""
+    out = {}
+    for split in data.SPLITS:
+        x = load(corpus, split)
+        if corpus in data.MUSIC:
+            frames = sum(p.shape[0] for p in x)
+            out[split] = {"pieces": len(x), "frames": frames, "keys_per_frame": sum(float(p.sum()) for p in x) / frames}
+        else:
+            out[split] = {"characters": len(x)}
+    return out
+
+
 def runs(model: settings.SeqModel, seeds: int) -> list[sequence.SeqRun]:
     """The runs of one model, method by method, seed by seed (the order of a cell's rows)."""
     return [model.run(seed, m) for m in model.methods for seed in range(seeds)]

@@ -130,3 +130,15 @@ def test_the_cost_model_charges_every_cell_its_epochs_and_evaluation_passes(monk
     runs = len(m.methods) * s.seeds
     want = passes["train"] * s.epochs + runs * (passes["valid"] * s.epochs + sum(passes.values()))
     assert natural.cost(s, updates=1) == {m.name: pytest.approx(want / 3600)}
+
+
+def test_the_sizes_of_the_penn_treebank_characters():
+    n = natural.sizes("PTB")
+    assert [n[s]["characters"] for s in data.SPLITS] == [5_017_482, 393_042, 442_423]
+
+
+@needs_music
+def test_the_sizes_of_jsb_chorales_are_the_published_splits():
+    n = natural.sizes("JSB_Chorales")
+    assert [(n[s]["pieces"], n[s]["frames"]) for s in data.SPLITS] == [(229, 13_807), (76, 4_602), (77, 4_725)]
+    assert 3 < n["train"]["keys_per_frame"] < 5  # four-part chorales: mostly four keys per frame
