@@ -50,16 +50,18 @@ lock:
 	$(VENV)-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --extra book --extra test --extra cluster --output-file $(LOCK) pyproject.toml
 
-## make book: execute every chapter at PROFILE (default ci) and build the HTML into _build/html
+## make book [FORCE=1]: execute at PROFILE (default ci) the chapters whose inputs changed (every one with FORCE=1)
+## and build the HTML into _build/html
 book: venv
-	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE)
+	$(if $(filter-out 1,$(FORCE)),$(error FORCE must be 1 or unset))
+	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE) $(if $(FORCE),--force)
 	$(BIN)/python -m reprolib.pipeline static
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## make chapter NB=01_linear_proof PROFILE=paper: re-run one chapter into book/chapters/
+## make chapter NB=01_linear_proof PROFILE=paper: re-run one chapter into book/chapters/ (always, even unchanged)
 chapter: venv
 	@test -n "$(NB)" || { echo "usage: make chapter NB=01_linear_proof [PROFILE=paper]"; exit 2; }
-	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE) --only $(NB)
+	$(BIN)/python -m reprolib.pipeline execute --profile $(PROFILE) --only $(NB) --force
 
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # Another kernel path for the second pass of the regression checks: torch's (ATen's) AVX2 kernels and OpenBLAS's

@@ -1,6 +1,6 @@
 """The book's build pipeline (see the book's *How this book is built* page).
 
-    python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof]
+    python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof] [--force]
     python -m reprolib.pipeline regression [--only 01_linear_proof]
     python -m reprolib.pipeline static
 
@@ -9,7 +9,17 @@ runs it with papermill and ``params/<profile>/NN_x.yaml`` into ``book/chapters/N
 prints one line per chapter with its time, and writes the "Build report" page and the
 "Claims" page (every check the chapters recorded through ``reprolib.claims``). A chapter
 whose cell raises, or whose check comes out otherwise than its text states, is named and
-makes the command exit non-zero (the other chapters still run). ``regression`` executes every chapter at ``ci`` and stores it, text outputs only,
+makes the command exit non-zero (the other chapters still run).
+
+Builds are incremental: a chapter is executed again only when one of its inputs changed
+(:func:`chapter_inputs`: its notebook, its parameter file and profile, the library modules it
+imports, and ``results/*.json`` for a chapter that reads results); otherwise its last execution is
+reused (:func:`rebuild_reason` says when it may be). The inputs' hashes are recorded beside the
+executed notebook, ``book/chapters/NN_x.inputs.json``, after an execution whose checks passed.
+``--force`` executes every chapter; so should a build after a change of what is not hashed (the
+installed packages, the data under ``REPROLIB_DATA``, this module).
+
+``regression`` executes every chapter at ``ci`` and stores it, text outputs only,
 as ``tests/regression/NN_x.ipynb`` for nbval. ``static`` copies MathJax into the book
 so the HTML renders equations offline (``make book`` runs it before Sphinx).
 """
@@ -17,6 +27,8 @@ so the HTML renders equations offline (``make book`` runs it before Sphinx).
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
 import json
 import os
 import re
@@ -33,7 +45,7 @@ from papermill.translators import translate_parameters
 
 from . import claims, provenance
 from .files import write_atomic
-from .profiles import KERNEL_ENV, NOTEBOOKS, PROFILES, ROOT, available, load
+from .profiles import KERNEL_ENV, NOTEBOOKS, PROFILES, ROOT, available, check_profile, load
 
 CHAPTERS = ROOT / "book" / "chapters"
 REGRESSION = ROOT / "tests" / "regression"
@@ -41,6 +53,8 @@ REPORT = ROOT / "book" / "build_report.md"
 CLAIMS = ROOT / "book" / "claims.md"
 DEVIATIONS = ROOT / "book" / "deviations.md"
 TIMINGS = CHAPTERS / "timings.json"
+PARAMS = ROOT / "params"
+RESULTS = ROOT / "results"
 MATHJAX = ROOT / "book" / "_static" / "mathjax"
 #: output MIME types dropped from the nbval references (binary or machine-specific)
 STRIPPED = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
@@ -66,7 +80,7 @@ def execute(name: str, profile: str, output: Path) -> float:
 
     The kernel runs with :data:`reprolib.profiles.KERNEL_ENV` (the maths library's code branch fixed, so that
     the printed numbers do not depend on the CPU). The chapter's checks are recorded in :func:`claims_path`
-    ``(output)``. Raises papermill's
+    ``(output)`` (an empty file when it records none). Raises papermill's
     ``PapermillExecutionError`` when a cell fails (the failing notebook is still written to ``output``).
     """
     parameters = load(name, profile)  # checked against the notebook's parameters cell
@@ -89,6 +103,7 @@ def execute(name: str, profile: str, output: Path) -> float:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+    record.touch()
     return time.perf_counter() - start
 
 
@@ -120,6 +135,104 @@ def chapter_checks(name: str, output: Path) -> dict:
     title = next((line.lstrip("# ").strip() for cell in nb.cells if cell.cell_type == "markdown"
                   for line in cell.source.splitlines() if line.startswith("# ")), name)
     return {"title": title, "checks": checks, "sections": claims.locate(checks, nb)}
+
+
+def inputs_path(output: Path) -> Path:
+    """Where the inputs of the chapter executed into ``output`` are recorded (:func:`chapter_inputs`)."""
+    return output.with_suffix(".inputs.json")
+
+
+def imported_modules(source: str) -> list[str]:
+    """The library modules that the Python ``source`` imports by name (``from reprolib import a, b``,
+    ``from reprolib.claims import check``, ``import reprolib.data``), sorted; read with :mod:`ast`, never run.
+    Other packages' imports are ignored."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be str, got {type(source).__name__}")
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "reprolib":
+                found.update(parts[1:2] or [a.name for a in node.names])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("reprolib."))
+    return sorted(found)
+
+
+def library_modules(source: str) -> list[str]:
+    """The library modules that ``source`` imports, directly or through others
+    (:func:`reprolib.provenance.modules_used`), sorted; an imported name that is no module is left out."""
+    return sorted({used for module in imported_modules(source) if (provenance.PACKAGE / f"{module}.py").is_file()
+                   for used in provenance.modules_used(module)})
+
+
+def file_hash(path: Path) -> str:
+    """The first 16 hex digits of the sha256 of the file at ``path``, or ``"missing"``."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+
+
+def chapter_inputs(name: str, profile: str) -> dict:
+    """What executing chapter ``name`` at ``profile`` depends on: ``{"hash": ..., "parts": ...}``, where
+    ``parts`` maps ``"profile"`` to the profile and each input file (by its path in the book) to
+    :func:`file_hash`, and ``hash`` hashes ``parts``.
+
+    The input files are the notebook, its parameter file, the source of every library module it imports
+    (:func:`library_modules`) and, when its source mentions ``load_results`` or ``results/``, every
+    ``results/*.json``: all of them rather than the ones it reads, a rule that never misses one."""
+    check_profile(profile)
+    notebook = NOTEBOOKS / f"{name}.py"
+    if not notebook.is_file():
+        raise ValueError(f"name must be a chapter of {NOTEBOOKS}, got {name!r}")
+    source = notebook.read_text()
+    files = {f"notebooks/{name}.py": notebook, f"params/{profile}/{name}.yaml": PARAMS / profile / f"{name}.yaml"}
+    files.update({f"reprolib/{m}.py": provenance.PACKAGE / f"{m}.py" for m in library_modules(source)})
+    if "load_results" in source or "results/" in source:
+        files.update({f"results/{p.name}": p for p in sorted(RESULTS.glob("*.json"))})
+    parts = {"profile": profile, **{key: file_hash(path) for key, path in files.items()}}
+    return {"hash": hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16], "parts": parts}
+
+
+def rebuild_reason(name: str, profile: str, inputs: dict, last: dict | None) -> str | None:
+    """Why chapter ``name`` must be executed at ``profile`` again, or None when its last execution is
+    reused: its last status (``last``, its row of timings.json) is "ok" at ``profile``, its executed
+    notebook, claims file and inputs record exist, the recorded hash is that of ``inputs``
+    (:func:`chapter_inputs`), and its recorded checks still pass (:func:`chapter_checks`)."""
+    if last and last.get("status") != "ok":
+        return "its last execution failed"
+    if not last or last.get("profile") != profile or "executed" not in last:
+        return f"no successful execution at {profile} recorded"
+    output = CHAPTERS / f"{name}.ipynb"
+    for path in (output, claims_path(output), inputs_path(output)):
+        if not path.is_file():
+            return f"{path.name} is missing"
+    try:
+        recorded = json.loads(inputs_path(output).read_text())
+        old = recorded["parts"]
+        if recorded["hash"] != inputs["hash"]:
+            changed = sorted(k for k in old.keys() | inputs["parts"].keys() if old.get(k) != inputs["parts"].get(k))
+            return f"changed: {', '.join(changed) or 'its inputs'}"
+        chapter_checks(name, output)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # a damaged record or failed checks
+        return f"its recorded execution is unusable ({type(err).__name__}: {err})"
+    return None
+
+
+def build(name: str, profile: str, last: dict | None, force: bool) -> tuple[dict, str]:
+    """Execute chapter ``name`` at ``profile`` into ``book/chapters``, or reuse its last execution
+    (:func:`rebuild_reason`; never with ``force``). Return its new row of timings.json and what to print
+    after its name; raises when a cell or a check fails."""
+    output = CHAPTERS / f"{name}.ipynb"
+    inputs = chapter_inputs(name, profile)
+    reason = "--force" if force else rebuild_reason(name, profile, inputs, last)
+    if reason is None:  # the row keeps the seconds and time of the last execution
+        return {**last, "reused": True}, "reused (inputs unchanged)"
+    inputs_path(output).unlink(missing_ok=True)  # a failed or interrupted execution leaves no record
+    executed = provenance.now()
+    seconds = execute(name, profile, output)
+    chapter_checks(name, output)  # a repeated id or a failed check fails the chapter
+    write_atomic(inputs_path(output), json.dumps(inputs, indent=1))
+    row = {"profile": profile, "seconds": seconds, "status": "ok", "executed": executed, "reused": False}
+    return row, f"{seconds:8.1f} s  ok  (executed: {reason})"
 
 
 def read_timings() -> dict:
@@ -190,18 +303,26 @@ def stale_reference(name: str) -> str | None:
     return None
 
 
+def run_column(row: dict) -> str:
+    """How the chapter of timings row ``row`` came to the last build: "executed" or "reused (last executed <time>)"."""
+    return f"reused (last executed {row['executed']})" if row.get("reused") else "executed"
+
+
 def write_report(timings: dict) -> None:
-    """The "Build report" page: one row per chapter, plus versions and the commit (:mod:`reprolib.provenance`)."""
-    rows = "\n".join(f"| {name} | {t['profile']} | {t['seconds']:.1f} | {t['status']} |" for name, t in sorted(timings.items()))
+    """The "Build report" page: one row per chapter (executed in this build, or reused with the seconds and
+    time of its last execution), plus versions and the commit (:mod:`reprolib.provenance`)."""
+    rows = "\n".join(f"| {name} | {t['profile']} | {t['seconds']:.1f} | {t['status']} | {run_column(t)} |"
+                     for name, t in sorted(timings.items()))
     git, env = provenance.git_state(), provenance.environment()
     commit = git["git_commit"][:7] + (" (with uncommitted changes)" if git["uncommitted_changes"] else "")
     write_atomic(REPORT, f"""# Build report
 
-Generated by `python -m reprolib.pipeline execute` at the last build; every number in the
-chapters was computed in that run.
+Generated by `python -m reprolib.pipeline execute` at the last build. A chapter is executed again
+only when its notebook, its parameters or a library module it imports changed (or a results file, for
+the chapters that read them); a reused chapter's numbers come from its last execution, with the same inputs.
 
-| chapter | profile | seconds | status |
-|---|---|---|---|
+| chapter | profile | seconds | status | run |
+|---|---|---|---|---|
 {rows}
 
 | | |
@@ -226,8 +347,11 @@ def vendor_mathjax() -> None:
     shutil.copytree(source, MATHJAX, dirs_exist_ok=True)
 
 
-def run(profile: str, only: str | None) -> int:
-    """Execute the chapters, print their times, update the build report; return an exit code."""
+def run(profile: str, only: str | None, force: bool = False) -> int:
+    """Execute the chapters whose inputs changed (every one with ``force``; :func:`build`), print their
+    times, update the build report; return an exit code."""
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be True or False, got {force!r}")
     missing = [name for name in chapters(only) if profile not in available(name)]
     if missing:  # the cpu profile belongs to the long experiments (python -m reprolib.experiments)
         print(f"no chapter ran: {', '.join(missing)} ha{'s' if len(missing) == 1 else 've'} no params/{profile}/ "
@@ -239,15 +363,13 @@ def run(profile: str, only: str | None) -> int:
     for name in chapters(only):
         start = time.perf_counter()
         try:
-            seconds = execute(name, profile, CHAPTERS / f"{name}.ipynb")
-            chapter_checks(name, CHAPTERS / f"{name}.ipynb")  # a repeated id or a failed check fails the chapter
-            status = "ok"
+            timings[name], note = build(name, profile, timings.get(name), force)
         except Exception as err:  # noqa: BLE001 - report every failure by chapter, then exit non-zero
-            seconds, status = time.perf_counter() - start, "FAILED"
+            timings[name] = {"profile": profile, "seconds": time.perf_counter() - start, "status": "FAILED"}
+            note = f"{timings[name]['seconds']:8.1f} s  FAILED"
             failed.append(name)
             print(f"FAILED {name} ({profile}): {type(err).__name__}: {err}", file=sys.stderr)
-        timings[name] = {"profile": profile, "seconds": seconds, "status": status}
-        print(f"{name:<28} {profile:<6} {seconds:8.1f} s  {status}", flush=True)
+        print(f"{name:<28} {profile:<6} {note}", flush=True)
     timings = {name: t for name, t in timings.items() if name in chapters()}  # rows of deleted chapters go
     write_atomic(TIMINGS, json.dumps(timings, indent=1))
     write_report(timings)
@@ -277,12 +399,13 @@ def main(argv=None) -> int:
     ex = sub.add_parser("execute", help="execute chapters into book/chapters and write the build report")
     ex.add_argument("--profile", default="ci", choices=PROFILES)
     ex.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
+    ex.add_argument("--force", action="store_true", help="execute every chapter, even one whose inputs did not change")
     rg = sub.add_parser("regression", help="rewrite the nbval references from ci executions")
     rg.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
     sub.add_parser("static", help="copy MathJax into book/_static for the HTML build")
     args = parser.parse_args(argv)
     if args.command == "execute":
-        return run(args.profile, args.only or None)
+        return run(args.profile, args.only or None, args.force)
     if args.command == "static":
         vendor_mathjax()
         return 0

@@ -40,11 +40,15 @@ def test_strip_for_regression_keeps_text_and_drops_images():
 
 def _book(tmp_path, monkeypatch, sources: dict):
     """A book of tiny chapters in tmp_path, wired into the pipeline."""
-    notebooks = tmp_path / "notebooks"
+    notebooks, params = tmp_path / "notebooks", tmp_path / "params" / "ci"
     notebooks.mkdir()
+    params.mkdir(parents=True)
     for name, source in sources.items():
         (notebooks / f"{name}.py").write_text(HEADER + "# %% tags=['parameters']\nseed = 0\n\n# %%\n" + source + "\n")
+        (params / f"{name}.yaml").write_text("seed: 1\n")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(pipeline, "PARAMS", tmp_path / "params")
+    monkeypatch.setattr(pipeline, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(pipeline, "CHAPTERS", tmp_path / "chapters")
     monkeypatch.setattr(pipeline, "TIMINGS", tmp_path / "chapters" / "timings.json")
     monkeypatch.setattr(pipeline, "REPORT", tmp_path / "report.md")
@@ -166,3 +170,144 @@ def test_the_rows_of_deleted_chapters_leave_the_build_report(tmp_path, monkeypat
     (tmp_path / "chapters" / "timings.json").write_text(json.dumps({"09_deleted": gone}))
     assert pipeline.run("ci", None) == 0
     assert set(json.loads((tmp_path / "chapters" / "timings.json").read_text())) == {"01_ok"}
+
+
+# --- incremental builds: a chapter is executed again only when one of its inputs changed ---------------------
+
+
+def _counted(monkeypatch, fail=()) -> list:
+    """Replace the kernel by a fake execution (an empty notebook and claims file) that records the chapters
+    it runs, and raises for those of ``fail``."""
+    calls = []
+
+    def execute(name, profile, output):
+        calls.append(name)
+        if name in fail:
+            raise RuntimeError("boom")
+        nbformat.write(nbformat.v4.new_notebook(), output)
+        pipeline.claims_path(output).write_text("")
+        return 2.5
+
+    monkeypatch.setattr(pipeline, "execute", execute)
+    return calls
+
+
+def _fake_library(tmp_path, monkeypatch):
+    """A library of two modules, ``claims`` importing ``files``, whose sources the inputs hash."""
+    package = tmp_path / "reprolib"
+    package.mkdir()
+    (package / "claims.py").write_text("from . import files\n")
+    (package / "files.py").write_text("X = 1\n")
+    monkeypatch.setattr(pipeline.provenance, "PACKAGE", package)
+    return package
+
+
+def test_the_parser_finds_the_library_imports_only():
+    source = ("from reprolib import linear, profiles\nfrom reprolib.claims import check\nimport reprolib.data\n"
+              "import numpy as np\nfrom os import path\nimport reprolibx\n\ndef f():\n    import reprolib.rnn as r\n")
+    assert pipeline.imported_modules(source) == ["claims", "data", "linear", "profiles", "rnn"]
+    with pytest.raises(TypeError, match="source"):
+        pipeline.imported_modules(b"import reprolib.data")
+
+
+def test_the_inputs_close_over_imports_and_name_bad_arguments(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_x": "from reprolib.claims import check\nfrom reprolib import __version__",
+                                  "02_y": "x = 'results/fig7_cpu.json'"})
+    _fake_library(tmp_path, monkeypatch)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "fig7_cpu.json").write_text("{}")
+    assert set(pipeline.chapter_inputs("01_x", "ci")["parts"]) == {
+        "profile", "notebooks/01_x.py", "params/ci/01_x.yaml", "reprolib/claims.py", "reprolib/files.py"}
+    assert "results/fig7_cpu.json" in pipeline.chapter_inputs("02_y", "ci")["parts"]
+    with pytest.raises(ValueError, match="name"):
+        pipeline.chapter_inputs("99_nope", "ci")
+    with pytest.raises(ValueError, match="profile"):
+        pipeline.chapter_inputs("01_x", "fast")
+    with pytest.raises(TypeError, match="force"):
+        pipeline.run("ci", None, force="yes")
+
+
+def test_an_unchanged_chapter_is_reused_and_stays_on_the_pages(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_checked": "# # 1. Checked\n" + CHECK.format(id="a", held=True),
+                                  "02_plain": "print(1)"})
+    real, calls = pipeline.execute, []
+    monkeypatch.setattr(pipeline, "execute", lambda *args: calls.append(args[0]) or real(*args))
+    assert pipeline.run("ci", None) == 0 and calls == ["01_checked", "02_plain"]
+    seconds = json.loads((tmp_path / "chapters" / "timings.json").read_text())["01_checked"]["seconds"]
+    capsys.readouterr()
+    assert pipeline.run("ci", None) == 0 and calls == ["01_checked", "02_plain"]  # no kernel started
+    assert "01_checked                   ci     reused (inputs unchanged)" in capsys.readouterr().out
+    timings = json.loads((tmp_path / "chapters" / "timings.json").read_text())
+    assert timings["01_checked"]["seconds"] == seconds and timings["02_plain"]["reused"]
+    assert "| 01_checked | ci |" in (report := (tmp_path / "report.md").read_text())
+    assert "| reused (last executed " in report and "| executed |" not in report
+    assert "1 checks in 2 chapters" in (tmp_path / "claims.md").read_text()  # the reused chapters too
+
+
+@pytest.mark.parametrize("edit", ["notebooks/01_uses.py", "params/ci/01_uses.yaml", "reprolib/files.py"])
+def test_an_edited_input_re_executes_that_chapter_only(edit, tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_uses": "from reprolib.claims import check", "02_plain": "print(1)"})
+    _fake_library(tmp_path, monkeypatch)
+    calls = _counted(monkeypatch)
+    assert pipeline.run("ci", None) == 0 and calls == ["01_uses", "02_plain"]
+    capsys.readouterr()
+    with open(tmp_path / edit, "a") as f:
+        f.write("\n# edited\n")
+    assert pipeline.run("ci", None) == 0 and calls == ["01_uses", "02_plain", "01_uses"]
+    out = capsys.readouterr().out
+    assert f"(executed: changed: {edit})" in out and "02_plain                     ci     reused" in out
+    assert "| 01_uses | ci | 2.5 | ok | executed |" in (tmp_path / "report.md").read_text()
+
+
+def test_force_re_executes_every_chapter(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_a": "print(1)", "02_b": "print(2)"})
+    calls = _counted(monkeypatch)
+    assert pipeline.main(["execute"]) == 0 and pipeline.main(["execute"]) == 0 and len(calls) == 2
+    assert pipeline.main(["execute", "--force"]) == 0 and calls == ["01_a", "02_b"] * 2
+
+
+def test_a_failed_chapter_is_never_reused(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_ok": "print(1)", "02_bad": "print(2)"})
+    calls = _counted(monkeypatch, fail={"02_bad"})
+    assert pipeline.run("ci", None) == 1 and pipeline.run("ci", None) == 1
+    assert calls == ["01_ok", "02_bad", "02_bad"]
+    assert "02_bad" in capsys.readouterr().out and not (tmp_path / "chapters" / "02_bad.inputs.json").exists()
+
+
+@pytest.mark.parametrize("gone", ["01_a.ipynb", "01_a.claims.jsonl", "01_a.inputs.json"])
+def test_a_missing_output_forces_execution(gone, tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_a": "print(1)"})
+    calls = _counted(monkeypatch)
+    assert pipeline.run("ci", None) == 0
+    (tmp_path / "chapters" / gone).unlink()
+    assert pipeline.run("ci", None) == 0 and calls == ["01_a", "01_a"]
+    assert f"(executed: {gone} is missing)" in capsys.readouterr().out
+
+
+def test_a_results_file_is_an_input_of_the_chapters_that_read_results(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_reads": "rates = experiments.load_results", "02_plain": "print(1)"})
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "fig7_cpu.json").write_text("{}")
+    calls = _counted(monkeypatch)
+    assert pipeline.run("ci", None) == 0
+    (tmp_path / "results" / "fig7_cpu.json").write_text('{"runs": []}')
+    assert pipeline.run("ci", None) == 0 and calls == ["01_reads", "02_plain", "01_reads"]
+
+
+@pytest.mark.parametrize("target, force", [("book FORCE=1", True), ("book", False),
+                                           ("chapter NB=01_linear_proof", True), ("book FORCE=yes", None)])
+def test_make_passes_force_for_one_chapter_or_when_asked(target, force, tmp_path):
+    """A dry run (make -n) of the targets, in a copy with an up-to-date venv; FORCE is 1 or nothing."""
+    import shutil
+    import subprocess
+
+    shutil.copy(pipeline.ROOT / "Makefile", tmp_path)
+    shutil.copytree(pipeline.NOTEBOOKS, tmp_path / "notebooks")
+    for made in ("pyproject.toml", "requirements.lock", ".venv/bin/.installed"):  # the venv is up to date
+        (tmp_path / made).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / made).touch()
+    done = subprocess.run(["make", "-n", "-C", str(tmp_path), *target.split()], capture_output=True, text=True)
+    if force is None:
+        assert done.returncode != 0 and "FORCE must be 1" in done.stderr
+    else:
+        assert done.returncode == 0 and "execute --profile ci" in done.stdout and ("--force" in done.stdout) == force
