@@ -149,7 +149,7 @@ print(" rho   log|lambda1|  growth rate  |cos(g_L, p1)| (left)  |cos(g_L, q1)| (
 for s in sweep:
     print(f"{s['rho']:5.2f}  {math.log(s['rho']):11.4f}  {s['rate']:11.4f}  {s['cos_left']:21.4f}  {s['cos_right']:21.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
 for s in sweep[:: max(1, len(sweep) // 5)]:
     ax1.plot(s["log_norms"] / math.log(10), label=f"ρ = {s['rho']:.2f}")
@@ -231,7 +231,7 @@ check("1.2-round-off-lambda1", "in floating point lambda1 wins eventually: over 
       deviation="L2", ours=f"{rate_last:.4f} (log|lambda1| = {math.log(lam12[0]):.4f})",
       line=f"growth rate over the last 100 steps: {rate_last:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(local, lw=1, label="local growth rate d log‖g_l‖/dl")
 ax.axhline(math.log(lam12[1]), color="C1", ls="--", label="log λ₂ (eq. 7 with c₁ = 0)")
@@ -319,7 +319,7 @@ for lam_j in (1.0, 0.999):
           line=f"J_{jordan_m}({lam_j}): power p = {p:.3f} (m - 1 = {jordan_m - 1}), "
                f"rate r = {r:.5f} (log|lambda| = {math.log(lam_j):.5f})")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ls = np.arange(1, jordan_L + 1)
 for lam_j, log_norms_j, p, r in jordan:
@@ -362,7 +362,7 @@ for rho in (0.9, 1.1):
           line=f"rho = {rho}: ||g_1|| / ||g_t|| = {(nb[0] / nb[-1]).item():9.4g} (b); "
                f"the half k <= t/2 carries {100 * share:5.1f}% of sum_k ||g_k||")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 ks = np.arange(1, T + 1)
 for ax, name in zip(axes, ("b", "W_in")):
@@ -418,7 +418,7 @@ for sigma in ("tanh", "sigmoid"):
                f"(bound holds: {worst <= 1})")
     print(f"         mean decay rate {rate:.3f} per step vs log eta = {math.log(eta):.3f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 for ax, (sigma, ratios) in zip(axes, vanishing.items()):
     ax.semilogy(ratios.T, color="C0", lw=0.6, alpha=0.5)

@@ -235,7 +235,7 @@ for name, r in runs.items():
           source="Pascanu §2.3", expected=False, verdict="paper wrong", deviation="B3", paper="mostly a constraint on gamma_k",
           ours=f"C_k: {rate['log_C']:.4f}, gamma_k: {rate['log_gamma']:.4f} per step", line=line, show=False)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 for ax, (name, e) in zip(axes, eq13.items()):
     ln10 = math.log(10)
@@ -407,7 +407,7 @@ for name, (sigma, centred) in ENSEMBLES.items():
             norms[a, b] = torch.linalg.matrix_norm(W, 2).item() * GAMMA[sigma]
     sweep[name] = dict(rates=rates, norms=norms)
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
 for name, s in sweep.items():
     ax1.plot(rho_gammas, (s["rates"] > min_rate).mean(axis=1), "o-", label=name)
@@ -470,7 +470,7 @@ for name, (sigma, centred) in ENSEMBLES.items():
             norms.append(torch.linalg.matrix_norm(W, 2).item() * GAMMA[sigma])
     nn[name] = dict(rates=np.array(rates), norms=np.array(norms))
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, s in nn.items():
     ax.plot(s["norms"], s["rates"], "o", ms=4, label=name)
@@ -551,7 +551,7 @@ for name, (sigma, centred) in (("tanh", ENSEMBLES["tanh"]), ("sigmoid, centred b
                              P=(bound["P"][0] / L).item(), alpha=bound["alpha"][0].item(), beta=bound["beta"][0].item()))
     sat[name] = {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
 for c, (name, s) in enumerate(sat.items()):
     ax1.plot(s["saturated"], s["x_form"], "o", color=f"C{c}", ms=4, label=f"{name}: ∂⁺x_k/∂W_rec, eq. (2)")

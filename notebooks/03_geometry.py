@@ -118,7 +118,7 @@ check("3.1-ratio-grows", f"the curvature outgrows the gradient for w = 0.9 and 1
       f"{ratio[0, 1].item():.4f} -> {ratio[-1, 1].item():.4f} (w = 1.1)",
       line=f"at t = {T_linear}: ratio = {ratio[-1, 0].item():.4f} (w = 0.9), {ratio[-1, 1].item():.4f} (w = 1.1)")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 for j, w in enumerate((0.9, 1.1)):
     ax1.semilogy(ts.cpu(), closed[:, 1, j].abs().cpu(), f"C{j}-", label=f"|∂x_t/∂w|, w = {w}")
@@ -198,7 +198,7 @@ check("3.2-recursion-gradient", "forward recursion = autograd at 60 points: grad
 check("3.2-recursion-hessian", "forward recursion = autograd at 60 points: Hessian (rel. error < 1e-10)",
       err_H < 1e-10, source="Pascanu eq. 14", kind="identity", line=line, show=False)
 
-# %%
+# %% tags=["hide-input"]
 fig = plt.figure(figsize=(12, 4.6))
 ax1 = fig.add_subplot(1, 2, 1, projection="3d")
 sub = max(1, n_grid // 100)  # the 3-D view is drawn on a sub-grid
@@ -312,7 +312,7 @@ check("3.3-loosens-off-wall", "farther than 1e-6 from the wall, where the gradie
       deviation="G4", ours=f"||grad E|| <= {g_off:.3e}, min |cos| = {cos_off:.4f}",
       line=f"farther than 1e-6: ||grad E|| <= {g_off:.3e}, min |cos| = {cos_off:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), sharex=True)
 for side, ls, name in ((1, "-", "above (b > wall)"), (-1, "--", "below (b < wall)")):
     a = across[side]
@@ -373,7 +373,7 @@ check("3.4-clipped-reaches-valley", f"clipping helps descent into the valley: mo
       f"E < 0.01 within {steps} steps", low["clipped"] > low["plain"], source="Pascanu Fig. 3", deviation="G2",
       ours=f"clipped {low['clipped']}/{n_starts}, plain {low['plain']}/{n_starts}", line=lines["clipped"], show=False)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
 for ax, (name, r), ls in zip(axes, runs.items(), ("-", "--")):
     ax.pcolormesh(W.cpu(), B.cpu(), S.E.cpu(), shading="auto", cmap="viridis")
@@ -427,7 +427,7 @@ check("3.5-alignment-grows", "(w, b) grid: the alignment is stronger where the g
       "(Spearman correlation of ||grad E|| and |cos| > 0)", rho2 > 0, source="Pascanu §2.4", expected=False,
       deviation="G4", ours=f"{rho2:.4f}", line=f"  Spearman correlation of ||grad E|| and |cos|: {rho2:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
 im = ax1.pcolormesh(W.cpu(), B.cpu(), (1 - cos_grid).clamp_min(1e-16).log10().cpu(), shading="auto", cmap="cividis")
 fig.colorbar(im, ax=ax1, label="log₁₀(1 − |cos(∇E, v_max)|)")
@@ -543,7 +543,7 @@ check("3.6-curvature-explodes", f"N = {n_hidden} tanh units: the largest curvatu
       f"norm (slope of log|lambda_max| against log||grad E|| > 1)", slope_N > 1, source="Pascanu §2.4",
       ours=f"{slope_N:.4f}", line=f"  slope of log|lambda_max| against log||grad E||: {slope_N:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
 sc = ax1.scatter(gn_N.log10().cpu(), cos_N.cpu(), c=line_gain, s=8, cmap="plasma")
 fig.colorbar(sc, ax=ax1, label="recurrent gain g")

@@ -332,7 +332,7 @@ check("4.4-bifurcation-spikes", f"crossing a bifurcation makes dx_t/db spike: fo
       deviation="D4", ours=", ".join(f"x0 = {x0}: " + " > ".join(f"{d:.6f}" for d in off[x0]) for x0 in x0_fold),
       line=row, show=False)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(2, len(x0_values), figsize=(4.2 * len(x0_values), 7), sharey=True, squeeze=False)
 for ax, az, x0 in zip(axes[0], axes[1], x0_values):
     ax.axvline(b1, color="grey", lw=0.8, label="b₁, b₂ (bifurcations)")
@@ -426,7 +426,7 @@ for t in t_law:
     peak = dynamics.unroll_over_b(w, torch.tensor([b_s], dtype=D), x0_bif, t, sigma)[1][-1, 0].item()
     law.append((t, b_s, peak))
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 tt = np.array(t_law, dtype=float)
 ax1.loglog(tt, [p for _, _, p in law], "o-", label=f"bifurcation b₂ (x₀ = {x0_bif})")
@@ -507,7 +507,7 @@ check("4.6-derivative-explodes", "with inputs, near the input-driven basin bound
       line=f"|dx_t/dx_0| along the lower trajectory: max {dxdx0.max().item():.3e} at t = {int(dxdx0.argmax())}, "
            f"{dxdx0[-1].item():.3e} at t = {T_input}")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 ax1.plot(xs_pair[:, 0, 0], color="C0", lw=1, label=f"x₀ = x₀* − {delta_x0 / 2:g}")
 ax1.plot(xs_pair[:, 1, 0], color="C3", lw=1, label=f"x₀ = x₀* + {delta_x0 / 2:g}")
@@ -647,7 +647,7 @@ check("4.7-growth-rate", "near the boundary ||dx_t/dx_0|| grows exponentially, a
       line=f"mean growth rate of log ||dx_t/dx_0|| up to its maximum: {rate2:.4f} per step; "
            f"log of the saddle's unstable eigenvalue: {log_mu:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
 ax1.pcolormesh(g2.cpu(), g2.cpu(), label2.reshape(n_plane, n_plane).T.cpu().double(), cmap="coolwarm", alpha=0.25,
                shading="nearest")
@@ -712,7 +712,7 @@ orbit = net2.unroll(torch.zeros(30, len(grid3), 2, dtype=D, device=dev), grid3) 
 d_orbit = torch.stack([torch.cdist(o, grid2[edge.flatten()]).min(dim=1).values for o in orbit]).min(dim=0).values
 bound = u2_max * math.sqrt(2)
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(5.5, 4.8))
 im = ax.pcolormesh(g3.cpu(), g3.cpu(), changed.reshape(n_plane_inputs, n_plane_inputs).T.cpu(), cmap="viridis",
                    shading="nearest")
@@ -765,7 +765,7 @@ check("4.7-share-falls", "the share of (start, input) pairs whose outcome change
 #
 # The measured bifurcation points of the one-unit model, and the other numbers the chapter rests on:
 
-# %%
+# %% tags=["hide-input"]
 print(f"w = {w}, sigma = {sigma}: b1 = {b1:.6f}, b2 = {b2:.6f} (continuation; closed form "
       f"{b_fold[0].item():.6f}, {b_fold[1].item():.6f}); two attractors for b2 < b < b1")
 print(f"basin-boundary spike for x0 = {x0_m}: at b_c = {b_c:.6f}, grows like F'(x0)^t = {lam:.4f}^t")

@@ -126,7 +126,7 @@ check("5.1-rare-spikes", f"the gradient norm is low most of the time, with rare 
       line=f"largest gradient norm {norms.max():.4f} at update {norms.argmax() + 1}; "
       f"updates with norm >= threshold {threshold}: {(norms >= threshold).sum()}")
 
-# %%
+# %% tags=["hide-input"]
 t_max = int(norms.argmax())
 lo = max(0, min(t_max - zoom // 2, updates - zoom))
 steps = np.arange(1, updates + 1)
@@ -186,7 +186,7 @@ check("5.2-mean-unstable", f"the average norm depends on the spikes it contains:
       line=f"running mean over {window} updates: from {run_mean.min():.4f} to {run_mean.max():.4f}; "
       f"mean / median of the run: {stats['mean'] / stats['median']:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
 ax1.hist(np.log10(norms), bins=60)
 for c, color in ((1, "g"), (4, "m"), (6, "r")):
@@ -264,7 +264,7 @@ for c, r in res.items():
               "than norm clipping", bool(min_cos < 0.9 and longest > 10), source="Pascanu §3.2", deviation="K3",
               ours=f"min cos {min_cos:.2f}, step length ratio up to {longest:.1f}", line=line, show=False)
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
 for (c, r), color in zip(res.items(), ("r", "g")):
     ax1.semilogx(r["norm"], r["cos_elem"], ".", color=color, ms=4, label=f"element-wise, threshold {c:g}")
@@ -359,7 +359,7 @@ check("5.4-fallback-slow", "from a network deep in the overflow region, the fall
       source="Pascanu supp. §2.1", verdict="reproduced qualitatively", deviation="K5",
       ours=f"more than {path_max}" if first is None else f"k = {ks[first]}", line=line)
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 shown = np.where(np.isfinite(path), path, np.nan)
 for j in range(n_batches):
@@ -411,7 +411,7 @@ else:
     not_run("5.5-spikes-abrupt", spike_claim, source="Pascanu §3.2",
             reason=f"no update with ||g|| >= {threshold} after the first {window}")
 
-# %%
+# %% tags=["hide-input"]
 before_mean = np.full(updates, np.nan)  # mean norm of the `window` updates before each update
 before_mean[window:] = np.convolve(norms, np.ones(window) / window, mode="valid")[:-1]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))

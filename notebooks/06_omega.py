@@ -285,7 +285,7 @@ for name, plist in groups.items():
         print(f"{name:9s} seed {i}: rho(W_rec) = {stats[name, i]['rho']:.3f}, geometric mean of "
               f"||d_k||/||d_k+1|| = {math.exp(log_ratio[1:].mean().item()):.4f}, Omega = {om:.4f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 colors = {"init": "0.6", "alpha = 0": "tab:blue", f"alpha = {alpha:g}": "tab:red"}
 for (name, i), s in stats.items():
@@ -394,7 +394,7 @@ for fast, slow, stated in (("MSGD-CR", "MSGD-C", True), ("MSGD-CR", "MSGD", True
           paper=f"{paper_updates[fast] // 1000}k vs {paper_updates[slow] // 1000}k",
           ours=f"{summary[fast]:.0f} vs {summary[slow]:.0f}", line=f"{fast} needs fewer updates than {slow} (paper: yes): {fewer}")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 ev = {k: np.array(v) for k, v in res_cmp.evals.items()}
 method_colors = {"MSGD": "tab:green", "MSGD-C": "tab:blue", "MSGD-CR": "tab:red"}
@@ -524,7 +524,7 @@ check("6.8-solved-above", "every run that solved the task has rho > 1", bool((rh
 check("6.8-largest-lambda-below", "the largest lambda kept rho < 1 in every run", bool(below[-n_l2_seeds:].all()),
       source="Pascanu §3.1", deviation="R6")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 lam_colors = dict(zip(l2_lambdas, ["tab:blue", "tab:orange", "tab:purple", "tab:brown", "tab:olive"]))
 lam_handles = [plt.Line2D([], [], color=c, label=f"λ = {v:g}") for v, c in lam_colors.items()]
@@ -573,7 +573,7 @@ for i, p in enumerate(l2_params):
           f"autonomous map from {n_starts} starts: {n_distinct}, all fixed points: {is_fixed}; ||dx_t/du_1|| changes by {rate:.4f} decades per step "
           f"over t = {T_memory // 2 + 1}..{T_memory}")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 for i, curve in enumerate(influence):
     ax.plot(range(1, T_memory + 1), curve, color=lam_colors[l2_lambdas[i // n_l2_seeds]], ls="-" if solved[i] else "--")

@@ -163,7 +163,7 @@ check("7.1-second-order", "Lemma 2: the linearization error is of second order (
 print(f"relative error e/||h|| at ||h|| = 0.01: median {np.median(lin_err[:, np.argmin(abs(eps - 1e-2))] / 1e-2):.2e}; "
       f"at ||h|| = 0.3: median {np.median(lin_err[:, -1] / eps[-1]):.3f}")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 4))
 for row in lin_err:
     ax.loglog(eps, row, color="tab:blue", alpha=0.3)
@@ -247,7 +247,7 @@ gap = max(np.abs(rates[k] - rhos[k]).max() for k in (A, B))
 check("7.3-decay-rate", "decay rate of ||h_t|| over the second half = rho(J) (max difference < 0.01)", gap < 0.01,
       source="Kanai Lemma 2")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))
 colors = dict(zip(groups, ["tab:blue", "tab:green", "tab:red"]))
 for name in groups:
@@ -375,7 +375,7 @@ check("7.5-boundary", "on the boundary sigma1 = 2 every rho(J) <= 1", on_boundar
 check("7.5-relaxed-scale", "the relaxed scale never exceeds the exact one (c* >= 2/sigma1)",
       all((r >= 1 - 1e-12).all() for r in ratio.values()), source="Kanai Lemma 3", kind="identity")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 bins = np.linspace(0.5, 1.0, 51)
 log_bins = np.linspace(0, max(np.log10(r).max() for r in ratio.values()) + 1e-9, 61)
@@ -548,7 +548,7 @@ check("7.7-projection-prevents", "projection: its largest gradient norm is below
       ours=f"ratio {ratio_max:.3f}", line=f"projection: largest norm / clipping's largest: {ratio_max:.3f} "
       f"(below 1/4: {bool(ratio_max < 0.25)})")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
 for ax, (method, run), title in zip(axes, runs.items(), ["(a) gradient clipping, threshold 5",
                                                          f"(b) projection P_δ, δ = {delta}"]):

@@ -240,7 +240,7 @@ for experiment, s in (("music", music_settings), ("chars", chars_settings)):
     live[experiment] = getattr(experiments, experiment)(s, progress=profile != "ci")
     show_table(live[experiment], "ours")
 
-# %%
+# %% tags=["hide-input"]
 def plot_curves(rows, s, label, what):
     """Learning curves: the validation cost after each epoch, one line per run, one panel per model."""
     models = [m for m in s.models if any(r["setup"] == m.setup and r["corpus"] == m.corpus and
