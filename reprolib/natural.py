@@ -69,9 +69,11 @@ def load(corpus: str, split: str, text_chars: int = 0):
     the text (its first ``text_chars`` characters when that is > 0)."""
     if corpus in data.MUSIC:
         return data.load_music(corpus, split)
-    text = data.ptb_chars(split) if corpus == "PTB" else data.text8_split(data.text8(), split) \
-        if corpus == "text8" else None
-    if text is None:
+    if corpus == "PTB":
+        text = data.ptb_chars(split)
+    elif corpus == "text8":
+        text = data.text8_split(data.text8(), split)
+    else:
         raise ValueError(f"corpus must be one of {data.MUSIC + data.TEXTS}, got {corpus!r}")
     return data.encode(text[:text_chars] if text_chars else text, vocabulary(corpus))
 
@@ -152,7 +154,8 @@ def cells(experiment: str, s: settings.Natural, checkpoints: Path | None = None)
 
 def skipped(s: settings.Natural) -> dict[str, str]:
     """The models of ``s`` whose corpus is not on this machine: name → why."""
-    return {m.name: unavailable(m.corpus) for m in s.models if unavailable(m.corpus) is not None}
+    why = {m.name: unavailable(m.corpus) for m in s.models}  # each check reads and hashes the corpus's file
+    return {name: reason for name, reason in why.items() if reason is not None}
 
 
 def segments_per_pass(model: settings.SeqModel, split: str = "train", text_chars: int = 0) -> int:
