@@ -72,7 +72,7 @@ OTHER_KERNELS := ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM
 
 # The test files are spread over one process per core (pytest-xdist); a file stays in one process, so a
 # notebook's cells run in order in one kernel. Every test and chapter computes with one thread.
-PARALLEL := -n auto --dist loadfile
+PARALLEL := -n auto --dist loadfile -rs
 
 ## make test: pytest for reprolib and nbval on the committed ci executions, then nbval again on another kernel path
 test: venv

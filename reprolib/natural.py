@@ -50,8 +50,9 @@ def unavailable(corpus: str) -> str | None:
         return None
     try:
         data.fetch(FILES[corpus], download=False)
-    except FileNotFoundError as err:
-        return f"data not available: {err}"
+    except FileNotFoundError:  # the error names this machine's folders; the reason here is the same everywhere
+        return (f"data not available: {FILES[corpus]} is neither in ${data.DATA_ENV} nor in the download cache; "
+                f"reprolib.data.fetch({FILES[corpus]!r}) downloads it")
     return None
 
 

@@ -43,7 +43,7 @@ import nbformat
 import papermill
 from papermill.translators import translate_parameters
 
-from . import claims, provenance
+from . import claims, data, provenance
 from .files import write_atomic
 from .profiles import KERNEL_ENV, NOTEBOOKS, PROFILES, ROOT, available, check_profile, load
 
@@ -171,6 +171,36 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
 
 
+def data_present(name: str) -> dict[str, bool] | None:
+    """Which data files this machine has (:func:`reprolib.data.present`) when chapter ``name`` reads data
+    itself (its source imports :mod:`reprolib.data`), else None. Such a chapter prints other outputs where
+    a corpus is missing, so this is one of its inputs. (Chapters that only import modules that import
+    :mod:`reprolib.data`, as 8a does through the experiments, print nothing that depends on the files.)"""
+    notebook = NOTEBOOKS / f"{name}.py"
+    if not notebook.is_file():
+        raise ValueError(f"name must be a chapter of {NOTEBOOKS}, got {name!r}")
+    return data.present() if "data" in imported_modules(notebook.read_text()) else None
+
+
+def reference_skip_reason(path: Path) -> str | None:
+    """Why the regression reference at ``path`` cannot be compared on this machine, or None when it can:
+    it was recorded where other data files were present (``metadata.reprolib.data``, written by
+    :func:`regression`) than here. Its outputs then differ by what the data are, not by a fault."""
+    nb = json.loads(Path(path).read_text())
+    recorded = nb.get("metadata", {}).get("reprolib", {}).get("data")
+    if recorded is None:
+        return None
+    here = data.present()
+    differ = sorted(k for k in recorded.keys() | here.keys() if recorded.get(k) != here.get(k))
+    if not differ:
+        return None
+    def state(present):
+        return "present" if present else "missing"
+    return ("recorded with other data files than this machine has: "
+            + ", ".join(f"{k} {state(recorded.get(k))} there, {state(here.get(k))} here" for k in differ)
+            + f"; put the files in ${data.DATA_ENV} (reprolib.data.fetch downloads them) to run these checks")
+
+
 def chapter_inputs(name: str, profile: str) -> dict:
     """What executing chapter ``name`` at ``profile`` depends on: ``{"hash": ..., "parts": ...}``, where
     ``parts`` maps ``"profile"`` to the profile and each input file (by its path in the book) to
@@ -189,6 +219,9 @@ def chapter_inputs(name: str, profile: str) -> dict:
     if "load_results" in source or "results/" in source:
         files.update({f"results/{p.name}": p for p in sorted(RESULTS.glob("*.json"))})
     parts = {"profile": profile, **{key: file_hash(path) for key, path in files.items()}}
+    present = data_present(name)
+    if present is not None:
+        parts["data"] = present
     return {"hash": hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16], "parts": parts}
 
 
@@ -388,7 +421,11 @@ def regression(only: str | None = None) -> int:
             out = Path(tmp) / f"{name}.ipynb"
             seconds = execute(name, "ci", out)
             chapter_checks(name, out)  # a reference is never written from a run whose checks failed
-            nbformat.write(strip_for_regression(nbformat.read(out, as_version=4)), REGRESSION / f"{name}.ipynb")
+            nb = strip_for_regression(nbformat.read(out, as_version=4))
+            present = data_present(name)
+            if present is not None:  # the data the outputs were made from (reference_skip_reason)
+                nb.metadata["reprolib"] = {"data": present}
+            nbformat.write(nb, REGRESSION / f"{name}.ipynb")
         print(f"{name:<28} ci     {seconds:8.1f} s  -> {REGRESSION / name}.ipynb", flush=True)
     return 0
 

@@ -127,6 +127,33 @@ def test_a_damaged_copy_in_the_data_directory_is_refused(tmp_path, monkeypatch):
         data.fetch("Nottingham.mat", download=False)
 
 
+def test_a_checked_copy_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
+    payload = b"a corpus"
+    (tmp_path / "d" / "music").mkdir(parents=True)
+    copy = tmp_path / "d" / "music" / "Nottingham.mat"
+    copy.write_bytes(payload)
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "d"))
+    _isolate_sources = {"Nottingham.mat": data.Source("music/Nottingham.mat", "http://unused/",
+                                                     hashlib.sha256(payload).hexdigest())}
+    monkeypatch.setattr(data, "SOURCES", {**data.SOURCES, **_isolate_sources})
+    hashed = []
+    real = hashlib.sha256
+    monkeypatch.setattr(data.hashlib, "sha256", lambda b: hashed.append(len(b)) or real(b))
+    assert data.fetch("Nottingham.mat", download=False) == copy
+    assert data.fetch("Nottingham.mat", download=False) == copy
+    assert hashed == [len(payload)]  # the second call trusted the first check
+    copy.write_bytes(b"a damaged corpus")  # another size: checked again, and refused
+    with pytest.raises(ValueError, match="not the expected file"):
+        data.fetch("Nottingham.mat", download=False)
+
+
+def test_present_names_every_source_and_downloads_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "empty"))
+    monkeypatch.setattr(data, "_download", lambda *a: pytest.fail("present() must not download"))
+    assert data.present() == dict.fromkeys(data.SOURCES, False)
+
+
 # --- characters ----------------------------------------------------------------------------------------
 
 

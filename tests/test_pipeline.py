@@ -311,3 +311,39 @@ def test_make_passes_force_for_one_chapter_or_when_asked(target, force, tmp_path
         assert done.returncode != 0 and "FORCE must be 1" in done.stderr
     else:
         assert done.returncode == 0 and "execute --profile ci" in done.stdout and ("--force" in done.stdout) == force
+
+
+def test_the_data_files_are_an_input_of_the_chapters_that_read_data(tmp_path, monkeypatch, capsys):
+    _book(tmp_path, monkeypatch, {"01_reads": "from reprolib import data", "02_plain": "print(1)"})
+    here = dict.fromkeys(pipeline.data.SOURCES, False)
+    monkeypatch.setattr(pipeline.data, "present", lambda: dict(here))
+    assert pipeline.data_present("02_plain") is None and pipeline.data_present("01_reads") == here
+    calls = _counted(monkeypatch)
+    assert pipeline.run("ci", None) == 0
+    here["JSB_Chorales.mat"] = True  # a corpus arrives: the chapter that reads data runs again, the other not
+    assert pipeline.run("ci", None) == 0 and calls == ["01_reads", "02_plain", "01_reads"]
+    assert "(executed: changed: data)" in capsys.readouterr().out
+
+
+def test_a_reference_recorded_with_other_data_is_skipped_and_says_which(tmp_path, monkeypatch):
+    here = dict.fromkeys(pipeline.data.SOURCES, True) | {"text8.zip": False}
+    monkeypatch.setattr(pipeline.data, "present", lambda: dict(here))
+    nb = nbformat.v4.new_notebook()
+    plain = tmp_path / "plain.ipynb"
+    nbformat.write(nb, plain)
+    assert pipeline.reference_skip_reason(plain) is None  # no data recorded: always compared
+    nb.metadata["reprolib"] = {"data": dict(here)}
+    ref = tmp_path / "ref.ipynb"
+    nbformat.write(nb, ref)
+    assert pipeline.reference_skip_reason(ref) is None
+    here["MuseData.mat"] = False
+    why = pipeline.reference_skip_reason(ref)
+    assert why.startswith("recorded with other data files") and "MuseData.mat present there, missing here" in why
+    assert "text8" not in why and "$REPROLIB_DATA" in why
+
+
+def test_the_committed_data_reading_references_record_their_data():
+    for name in pipeline.chapters(None):
+        if pipeline.data_present(name) is not None:
+            nb = json.loads((pipeline.REGRESSION / f"{name}.ipynb").read_text())
+            assert set(nb["metadata"]["reprolib"]["data"]) == set(pipeline.data.SOURCES), name
