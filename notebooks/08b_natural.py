@@ -47,6 +47,7 @@ committed = "cpu"  # the committed results shown beside the live runs (results/<
 
 # %%
 import dataclasses
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -144,15 +145,17 @@ else:
 # ## 8b.3 Tables 1 and 2 from the committed `cpu` runs
 
 # %%
+PAPER = {**natural.PAPER_TABLE1, **natural.PAPER_TABLE2}  # the paper's rows, by corpus
+
+
 def show_table(rows, who):
     """Print each (set-up, corpus) row: mean ± std over the seeds of the train and test cost, ours and,
     where the paper has that row, the paper's (nats per frame for music, bits per character for text)."""
     stats = natural.summary(rows)
-    paper = {**natural.PAPER_TABLE1, **natural.PAPER_TABLE2}
     for (setup, corpus, horizon, method), st in stats.items():
         name = f"{setup:<10} {corpus + ('' if horizon == 1 else f' (char +{horizon})'):<19} {method:<9}"
         ours = f"train {st['train'][0]:6.3f} ± {st['train'][1]:.3f}   test {st['test'][0]:6.3f} ± {st['test'][1]:.3f}"
-        theirs = paper.get(corpus, {}).get(_paper_column(setup, corpus, method)) if horizon == 1 else None
+        theirs = PAPER.get(corpus, {}).get(_paper_column(setup, corpus, method)) if horizon == 1 else None
         ref = "" if theirs is None else \
             f"   | paper: train {theirs['train'][0]:.2f} ± {theirs['train'][1]:.3f}, test {theirs['test'][0]:.2f} ± {theirs['test'][1]:.3f}"
         print(f"{name} {who:<5} {ours} ({st['runs']} runs){ref}")
@@ -166,7 +169,7 @@ def _paper_column(setup, corpus, method):
     return {"MSGD": "BPTT", "MSGD-C": "rescaling"}.get(method) if corpus == "PTB" else None
 
 
-committed_rows = {}
+committed_rows, committed_prov = {}, {}
 for experiment in ("music", "chars"):
     res = experiments.load_results(experiment, committed)
     if res is None:
@@ -178,14 +181,105 @@ for experiment in ("music", "chars"):
           f"{p['train_seconds_total'] / 3600:.2f} worker-hours on {p['workers']}")
     for key, why in p.get("skipped", {}).items():
         print(f"  not run: {key} ({why.split(';')[0]})")
-    committed_rows[experiment] = res["runs"]
+    committed_rows[experiment], committed_prov[experiment] = res["runs"], p
     show_table(res["runs"], committed)
+
+# %% [markdown]
+# The learning curves and gradient norms of the committed runs:
+
+# %% tags=["hide-input"]
+MAX_COLS = 4  # panels per row of a figure
+
+
+def models_in(rows, s):
+    """The models of settings ``s`` that have rows."""
+    return [m for m in s.models if any((r["setup"], r["corpus"], r["horizon"]) == (m.setup, m.corpus, m.horizon)
+                                       for r in rows)]
+
+
+def plot_curves(rows, s, label, what):
+    """Learning curves: the validation cost after each epoch, one line per run, one panel per model."""
+    models = models_in(rows, s)
+    cols = min(len(models), MAX_COLS)
+    nrows = -(-len(models) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.2 * nrows), squeeze=False)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax, m in zip(axes.flat, models):
+        for r in rows:
+            if (r["setup"], r["corpus"], r["horizon"]) == (m.setup, m.corpus, m.horizon):
+                epochs = [h["epoch"] + 1 for h in r["history"]]
+                ax.plot(epochs, [h["valid"] for h in r["history"]], "o-", ms=3, color=COLORS[r["method"]],
+                        label=r["method"] if r["seed"] == 0 else None)
+        unit = "nats per frame" if m.kind == "music" else "bits per character"
+        ax.set(title=f"{m.setup}: {m.corpus}" + ("" if m.horizon == 1 else f" (+{m.horizon})"), xlabel="epoch",
+               ylabel=f"validation cost ({unit})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    plt.show()
+    caption(label, f"Validation cost after each epoch, every run ({what}); the model kept is the one of the "
+            "lowest point of each line.", epochs=s.epochs, seeds=s.seeds, dtype=s.dtype,
+            models="; ".join(f"{m.name}: N = {m.n_hidden} {m.sigma}, segment {m.segment}, batch {m.batch_size}"
+                             for m in models))
+
+
+def plot_norms(rows, s, label, what):
+    """The gradient norm before clipping over training (median and 10-90 % band per epoch) and the
+    fraction of clipped updates, for seed 0 of each method: a pair of panels (norm above, clipped
+    updates below) per model."""
+    models = models_in(rows, s)
+    cols = min(len(models), MAX_COLS)
+    fig, grid = plt.subplots(2 * -(-len(models) // cols), cols, figsize=(4.2 * cols, 5.4 * -(-len(models) // cols)),
+                             squeeze=False)
+    for k in range(len(models), grid.size // 2):  # the empty places of the last row
+        grid[2 * (k // cols), k % cols].set_visible(False)
+        grid[2 * (k // cols) + 1, k % cols].set_visible(False)
+    for k, m in enumerate(models):
+        top, bottom = grid[2 * (k // cols), k % cols], grid[2 * (k // cols) + 1, k % cols]
+        for r in rows:
+            if (r["setup"], r["corpus"], r["horizon"], r["seed"]) != (m.setup, m.corpus, m.horizon, 0):
+                continue
+            epochs = np.array([h["epoch"] + 1 for h in r["history"]])
+            q = {x: np.array([h["norms"][x] for h in r["history"]]) for x in ("q10", "median", "q90")}
+            top.plot(epochs, q["median"], "o-", ms=3, color=COLORS[r["method"]], label=r["method"])
+            top.fill_between(epochs, q["q10"], q["q90"], color=COLORS[r["method"]], alpha=0.15)
+            bottom.plot(epochs, [100 * h["clipped"] for h in r["history"]], "o-", ms=3, color=COLORS[r["method"]])
+        for t in sorted({x.threshold for x in m.methods if x.threshold is not None}):
+            top.axhline(t, color="k", lw=0.8, ls="--")
+        top.set(title=f"{m.setup}: {m.corpus}" + ("" if m.horizon == 1 else f" (+{m.horizon})"), yscale="log",
+                xlabel="epoch", ylabel="gradient norm before clipping")
+        bottom.set(xlabel="epoch", ylabel="clipped updates (%)", ylim=(-5, 105))
+        top.legend(fontsize=8)
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    plt.show()
+    caption(label, f"Top: the norm of each update's gradient before clipping, median over the updates of each "
+            f"epoch with the 10-90 % band, seed 0 ({what}); the dashed line is the clipping threshold. Bottom: "
+            "the share of updates whose norm reached the threshold.", epochs=s.epochs)
+
+
+# %%
+for experiment, labels in (("music", ("8b.1", "8b.2")), ("chars", ("8b.3", "8b.4"))):
+    if experiment in committed_rows:
+        s_c = settings.recorded(experiment, committed_prov[experiment])
+        what = f"committed `{committed}` run, `results/{experiment}_{committed}.json`"
+        plot_curves(committed_rows[experiment], s_c, labels[0], what)
+        plot_norms(committed_rows[experiment], s_c, labels[1], what)
 
 # %% [markdown]
 # The claims, measured on the committed runs. Each pair compares a method with clipping against the same
 # network without it, on the same seeds and minibatches.
 
 # %%
+def claim_id(*parts):
+    """A check's id from its parts: lower case, anything but letters, digits and dots becomes '-'."""
+    return "-".join(re.sub(r"[^a-z0-9.]+", "-", str(x).lower()).strip("-") for x in parts)
+
+
 def clipping_pairs(rows):
     """(set-up, corpus, without, with clipping) for every model that has both."""
     methods = {}
@@ -214,11 +308,30 @@ for experiment, table in (("music", "Table 1"), ("chars", "Table 2")):
                 source=f"Pascanu §4.{1 if experiment == 'music' else 2}, {table}",
                 reason=f"no committed `{committed}` run of `reprolib.experiments {experiment}` yet")
         continue
-    for c in compare_clipping(committed_rows[experiment]):
-        check(f"8b.3-{c['setup']}-{c['corpus']}", f"{c['setup']} set-up, {c['corpus']}: {c['with']} has a lower "
-              f"training and test error than {c['without']}", c["both"], source=f"Pascanu §4.2, {table}",
-              verdict="reproduced qualitatively" if c["both"] else "not reproduced",
+    pairs = compare_clipping(committed_rows[experiment])
+    for c in pairs:
+        theirs = PAPER.get(c["corpus"]) if _paper_column(c["setup"], c["corpus"], c["with"]) else None
+        paper = None if theirs is None else (f"train {theirs['BPTT']['train'][0]} -> {theirs['rescaling']['train'][0]}, "
+                                             f"test {theirs['BPTT']['test'][0]} -> {theirs['rescaling']['test'][0]}")
+        check(claim_id("8b.3", c["setup"], c["corpus"]), f"{c['setup']} set-up, {c['corpus']}: {c['with']} has a "
+              f"lower training and test error than {c['without']}", c["both"], source=f"Pascanu §4.2, {table}",
+              verdict="reproduced qualitatively" if c["both"] else "not reproduced", paper=paper,
               ours=f"train {c['train'][0]:.3f} -> {c['train'][1]:.3f}, test {c['test'][0]:.3f} -> {c['test'][1]:.3f}")
+    # the signature of a regularizer: the training error rises while the test error falls
+    regularized = [f"{c['setup']} {c['corpus']}" for c in pairs if c["train"][1] > c["train"][0] and c["test"][1] < c["test"][0]]
+    check(claim_id("8b.3", experiment, "not-a-regularizer"), f"{table}: clipping never raises the training error "
+          "while lowering the test error (it does not act as a regularizer)", not regularized,
+          source="Pascanu §4.2", verdict="reproduced" if not regularized else "not reproduced",
+          ours=f"{len(regularized)} of {len(pairs)} pairs with that signature" + "".join(f"; {x}" for x in regularized))
+    stats = natural.summary(committed_rows[experiment])
+    for (setup, corpus, horizon, method), st in stats.items():
+        if method == "MSGD-CR":  # the supplement's models with Omega, against the same model with clipping only
+            base, name = stats[(setup, corpus, horizon, "MSGD-C")], corpus + ("" if horizon == 1 else f" (char +{horizon})")
+            lower = st["test"][0] < base["test"][0]
+            check(claim_id("8b.3", "omega", corpus, f"h{horizon}"), f"supplement, {name}: MSGD-CR (clipping and "
+                  "Omega) reaches a lower test error than MSGD-C", lower, source="Pascanu supp. §3.2",
+                  verdict="reproduced qualitatively" if lower else "not reproduced",
+                  ours=f"test {base['test'][0]:.3f} (MSGD-C) -> {st['test'][0]:.3f} (MSGD-CR)")
 
 # %% [markdown]
 # ## 8b.4 The live runs
@@ -240,65 +353,7 @@ for experiment, s in (("music", music_settings), ("chars", chars_settings)):
     live[experiment] = getattr(experiments, experiment)(s, progress=profile != "ci")
     show_table(live[experiment], "ours")
 
-# %% tags=["hide-input"]
-def plot_curves(rows, s, label, what):
-    """Learning curves: the validation cost after each epoch, one line per run, one panel per model."""
-    models = [m for m in s.models if any(r["setup"] == m.setup and r["corpus"] == m.corpus and
-                                         r["horizon"] == m.horizon for r in rows)]
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.2), squeeze=False)
-    for ax, m in zip(axes[0], models):
-        for r in rows:
-            if (r["setup"], r["corpus"], r["horizon"]) == (m.setup, m.corpus, m.horizon):
-                epochs = [h["epoch"] + 1 for h in r["history"]]
-                ax.plot(epochs, [h["valid"] for h in r["history"]], "o-", ms=3, color=COLORS[r["method"]],
-                        label=r["method"] if r["seed"] == 0 else None)
-        unit = "nats per frame" if m.kind == "music" else "bits per character"
-        ax.set(title=f"{m.setup}: {m.corpus}" + ("" if m.horizon == 1 else f" (+{m.horizon})"), xlabel="epoch",
-               ylabel=f"validation cost ({unit})")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    plt.show()
-    caption(label, f"Validation cost after each epoch, every run ({what}); the model kept is the one of the "
-            "lowest point of each line.", epochs=s.epochs, seeds=s.seeds, dtype=s.dtype,
-            models="; ".join(f"{m.name}: N = {m.n_hidden} {m.sigma}, segment {m.segment}, batch {m.batch_size}"
-                             for m in models))
-
-
-def plot_norms(rows, s, label, what):
-    """The gradient norm before clipping over training (median and 10-90 % band per epoch) and the
-    fraction of clipped updates, for seed 0 of each method, one panel per model."""
-    models = [m for m in s.models if any(r["setup"] == m.setup and r["corpus"] == m.corpus and
-                                         r["horizon"] == m.horizon for r in rows)]
-    fig, axes = plt.subplots(2, len(models), figsize=(4.2 * len(models), 5.4), squeeze=False, sharex="col")
-    for k, m in enumerate(models):
-        for r in rows:
-            if (r["setup"], r["corpus"], r["horizon"], r["seed"]) != (m.setup, m.corpus, m.horizon, 0):
-                continue
-            epochs = np.array([h["epoch"] + 1 for h in r["history"]])
-            q = {x: np.array([h["norms"][x] for h in r["history"]]) for x in ("q10", "median", "q90")}
-            axes[0, k].plot(epochs, q["median"], "o-", ms=3, color=COLORS[r["method"]], label=r["method"])
-            axes[0, k].fill_between(epochs, q["q10"], q["q90"], color=COLORS[r["method"]], alpha=0.15)
-            axes[1, k].plot(epochs, [100 * h["clipped"] for h in r["history"]], "o-", ms=3, color=COLORS[r["method"]])
-        thresholds = sorted({x.threshold for x in m.methods if x.threshold is not None})
-        for t in thresholds:
-            axes[0, k].axhline(t, color="k", lw=0.8, ls="--")
-        axes[0, k].set(title=f"{m.setup}: {m.corpus}" + ("" if m.horizon == 1 else f" (+{m.horizon})"), yscale="log",
-                       ylabel="gradient norm before clipping")
-        axes[1, k].set(xlabel="epoch", ylabel="clipped updates (%)", ylim=(-5, 105))
-        axes[0, k].legend(fontsize=8)
-        for ax in axes[:, k]:
-            ax.grid(alpha=0.3)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    plt.show()
-    caption(label, f"Top: the norm of each update's gradient before clipping, median over the updates of each "
-            f"epoch with the 10-90 % band, seed 0 ({what}); the dashed line is the clipping threshold. Bottom: "
-            "the share of updates whose norm reached the threshold.", epochs=s.epochs)
-
-
-for experiment, s, labels in (("music", music_settings, ("8b.1", "8b.2")), ("chars", chars_settings, ("8b.3", "8b.4"))):
+for experiment, s, labels in (("music", music_settings, ("8b.5", "8b.6")), ("chars", chars_settings, ("8b.7", "8b.8"))):
     if experiment in live:
         plot_curves(live[experiment], s, labels[0], f"live {experiment} run of this build at the `{profile}` profile")
         plot_norms(live[experiment], s, labels[1], f"live {experiment} run at `{profile}`")

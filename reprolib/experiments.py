@@ -236,22 +236,19 @@ def cost(experiment: str, s: settings.Sweep, updates: int = 10) -> dict:
     """The cost model of a sweep, measured here: each cell's engine takes two updates to warm up, then
     ``updates`` timed ones, with the settings' threads and device; the cell's cost is the median time
     of an update × ``max_updates``, an upper bound (runs that pass the test stop earlier). A natural
-    task's cell is charged its median update × the updates of its epochs (:func:`reprolib.natural.cost`;
-    its evaluation passes are not counted). Returns
+    task's cell is charged its median update × the updates of its epochs, plus its evaluation passes
+    (:func:`reprolib.natural.cost`). Returns
     ``{"cells", "runs", "worker_hours", "per_cell": {key: hours}, "device"}``: worker-hours, one worker
     being one process with ``s.threads`` threads (CPU-hours when that is 1)."""
     _checks.positive_int("updates", updates)
     before = torch.get_num_threads()
     _threads(s)
-    if experiment in NATURAL:
-        try:
-            per_cell = natural.cost(_checked(experiment, s), updates)
-        finally:
-            torch.set_num_threads(before)
-        runs = sum(len(m.methods) * s.seeds for m in s.models if m.name in per_cell)
-        return {"cells": len(per_cell), "runs": runs, "worker_hours": sum(per_cell.values()), "per_cell": per_cell,
-                "device": "cpu"}
     try:
+        if experiment in NATURAL:
+            per_cell = natural.cost(_checked(experiment, s), updates)
+            runs = sum(len(m.methods) * s.seeds for m in s.models if m.name in per_cell)
+            return {"cells": len(per_cell), "runs": runs, "worker_hours": sum(per_cell.values()),
+                    "per_cell": per_cell, "device": "cpu"}
         per_cell, runs = {}, 0
         for c in cells(experiment, s):
             engines = (_fig7_engines(s, *c.args[1:3]) if experiment == "fig7" else
@@ -473,9 +470,11 @@ def main(argv=None) -> int:
     est = cost(args.experiment, s)
     workers = (args.scheduler or ("this process" if args.workers == 0 else
                                   f"local cluster of {args.workers or os.cpu_count()} single-threaded workers"))
-    print(f"{args.experiment} at {args.profile}: {est['cells']} cells, {est['runs']} runs; at most "
+    bound = ("about", "every run trains its epochs") if args.experiment in NATURAL else \
+        ("at most", "runs that pass the test stop earlier")
+    print(f"{args.experiment} at {args.profile}: {est['cells']} cells, {est['runs']} runs; {bound[0]} "
           f"{est['worker_hours']:.2f} worker-hours on {est['device']} at this machine's measured update rates "
-          f"(runs that pass the test stop earlier); cells run on: {workers}", flush=True)
+          f"({bound[1]}); cells run on: {workers}", flush=True)
     start, git = time.perf_counter(), provenance.git_state()
     rows, outcome, grid = run(args.experiment, s, results_dir=folder, workers=args.workers, scheduler=args.scheduler,
                               progress=not args.no_progress, priority=est["per_cell"])  # the costliest cells first
