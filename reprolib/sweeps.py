@@ -45,11 +45,15 @@ POLL_SECONDS = 10
 #: Dask settings of the local cluster. A cell is one long Python loop that holds the GIL most of the time
 #: and allocates many small tensors, so the worker's statistical profiler (a stack sample every 10 ms) is
 #: off, its event-loop tick slowed from 20 ms to 1 s, and the aggressive glibc trim Dask sets relaxed
-#: (on our 2-core machine their effect was within the benchmark's noise). The scheduler gives a
-#: one-thread worker one cell at a time.
+#: (on our 2-core machine their effect was within the benchmark's noise). Setting any glibc malloc
+#: threshold turns off glibc's adaptive mmap threshold, so that every allocation above 128 KiB is mapped
+#: and unmapped again, page by page: the natural tasks' tensors of some MB then spent more time in the
+#: kernel than in their arithmetic. The mmap threshold is therefore fixed at glibc's own maximum (32 MiB).
+#: The scheduler gives a one-thread worker one cell at a time.
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
                  "distributed.scheduler.worker-saturation": 1.0,
-                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 128 * 2**20}
+                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 128 * 2**20,
+                 "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
 
 
 def tag(obj) -> str:

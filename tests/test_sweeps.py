@@ -161,3 +161,15 @@ def test_cells_go_to_a_running_cluster_given_by_its_address():
         assert len(cluster.scheduler.workers) == 1  # the command's end leaves the cluster running
     assert out.results == {f"c{k}": 3 * k for k in range(5)} and not out.failed
     assert all(not i["worker"].startswith("local pid") for i in out.info.values())
+
+
+def _malloc_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+
+
+def test_workers_keep_large_allocations_off_mmap():
+    """A worker whose glibc trim threshold is set must also have its mmap threshold set (setting one turns off
+    the adaptive other; every tensor above 128 KiB would then be mapped and unmapped page by page)."""
+    out = sweeps.run([sweeps.Cell("env", _malloc_env, (), "t")], workers=1, progress=False)
+    env = out.results["env"]
+    assert "MALLOC_TRIM_THRESHOLD_" in env and int(env["MALLOC_MMAP_THRESHOLD_"]) >= 16 * 2**20
