@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §2.1–2.2 (eq. 3–8), supplement §1, and the vanishing-gradient condition of the summary"
 # ---
 
 # %% [markdown]

@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §2.3: the linear proof extended to a nonlinear σ"
 # ---
 
 # %% [markdown]

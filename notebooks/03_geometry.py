@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §2.4 (eq. 14, Fig. 3) and the summary's eq. 12–13: the geometry of the error surface"
 # ---
 
 # %% [markdown]

@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §2.5 (Fig. 4–6): exploding gradients as bifurcations of the dynamics"
 # ---
 
 # %% [markdown]

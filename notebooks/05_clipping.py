@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §3 (Algorithm 1) and supplement §2.1: norm clipping and its threshold"
 # ---
 
 # %% [markdown]

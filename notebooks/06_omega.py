@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. supplement §2.2 (eq. 5) and summary eq. 15: the Ω regularizer"
 # ---
 
 # %% [markdown]

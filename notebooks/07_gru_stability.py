@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Kanai et al. §3–4: the GRU's stability condition, the spectral-norm projection, Fig. 1"
 # ---
 
 # %% [markdown]

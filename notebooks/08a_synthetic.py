@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §4.3 (Fig. 7) and supplement §3.1 (Tables 1–5): the synthetic tasks"
 # ---
 
 # %% [markdown]

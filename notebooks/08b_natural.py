@@ -9,6 +9,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "Pascanu et al. §4.1–4.2 (Tables 1–2) and supplement §3.2: polyphonic music and characters"
 # ---
 
 # %% [markdown]

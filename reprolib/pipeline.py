@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import jupytext
@@ -51,6 +53,15 @@ CHAPTERS = ROOT / "book" / "chapters"
 REGRESSION = ROOT / "tests" / "regression"
 REPORT = ROOT / "book" / "build_report.md"
 CLAIMS = ROOT / "book" / "claims.md"
+GLANCE = ROOT / "book" / "glance.md"
+GLANCE_IMAGES = ROOT / "book" / "_static" / "glance"
+#: the figures of the introduction's results at a glance: label -> (chapter, what it shows)
+GLANCE_FIGURES = {
+    "1.1": ("01_linear_proof", "Exploding and vanishing in the linear case: the error grows like ρ^l"),
+    "3.2": ("03_geometry", "The walls of the error surface (the paper's Fig. 3)"),
+    "8a.1": ("08a_synthetic", "Clipping and Ω on the temporal order task (the paper's Fig. 7)"),
+    "7.4": ("07_gru_stability", "A GRU's gradient explosions against ρ(J) (Kanai et al.'s Fig. 1)"),
+}
 DEVIATIONS = ROOT / "book" / "deviations.md"
 TIMINGS = CHAPTERS / "timings.json"
 PARAMS = ROOT / "params"
@@ -135,6 +146,48 @@ def chapter_checks(name: str, output: Path) -> dict:
     title = next((line.lstrip("# ").strip() for cell in nb.cells if cell.cell_type == "markdown"
                   for line in cell.source.splitlines() if line.startswith("# ")), name)
     return {"title": title, "checks": checks, "sections": claims.locate(checks, nb)}
+
+
+BOX_CLASS = "chapter-box"  # the class of the box that opens every executed chapter
+
+
+def chapter_box(name: str, profile: str, seconds: float, executed: str, checks: list) -> str:
+    """The box that opens chapter ``name`` in the book (MyST): what it reproduces (the notebook's
+    ``reprolib.reproduces`` metadata), the profile and time of this execution, its checks, the command that
+    re-runs it at the paper's size, and a link to download the executed notebook."""
+    reproduces = jupytext.read(NOTEBOOKS / f"{name}.py").metadata.get("reprolib", {}).get("reproduces")
+    if not reproduces:
+        raise ValueError(f"chapter {name}: its notebook's header has no reprolib.reproduces metadata")
+    tally = Counter(c.verdict for c in checks if c.kind == "evidence")
+    identities = sum(c.kind == "identity" for c in checks)
+    verdicts = ", ".join(f"{tally[v]} {v}" for v in claims.VERDICTS if tally[v])
+    if identities:
+        verdicts += f"{', ' if verdicts else ''}{identities} checks of our code that hold by construction"
+    return (f":::{{admonition}} About this chapter\n:class: {BOX_CLASS}\n"
+            f"**Reproduces:** {reproduces}.\n\n"
+            f"**Shown here:** the `{profile}` profile, executed {executed} in {seconds:.0f} s. "
+            f"Its claims: {verdicts or 'none recorded'} ([Claims](../claims.md)).\n\n"
+            f"**Re-run it** at the papers' sizes: `make chapter NB={name} PROFILE=paper`; "
+            f"{{download}}`download the executed notebook <{name}.ipynb>`.\n:::")
+
+
+def add_box(output: Path, box: str) -> None:
+    """Put ``box`` under the title of the executed notebook at ``output`` (the first line of its first
+    markdown cell), or first when the notebook opens otherwise; a box already there is replaced. Written
+    atomically."""
+    nb = nbformat.read(output, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.metadata.get("reprolib") == BOX_CLASS:
+            nb.cells.remove(cell)
+            break
+    first = nb.cells[0] if nb.cells else None
+    at = 1 if first is not None and first.cell_type == "markdown" and first.source.startswith("# ") else 0
+    if at and "\n" in first.source.strip():  # the title has text under it: split the cell under the title
+        title, _, rest = first.source.partition("\n")
+        first.source = title
+        nb.cells.insert(1, nbformat.v4.new_markdown_cell(rest.lstrip("\n")))
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(box, metadata={"reprolib": BOX_CLASS}))
+    write_atomic(output, nbformat.writes(nb))
 
 
 def inputs_path(output: Path) -> Path:
@@ -262,7 +315,8 @@ def build(name: str, profile: str, last: dict | None, force: bool) -> tuple[dict
     inputs_path(output).unlink(missing_ok=True)  # a failed or interrupted execution leaves no record
     executed = provenance.now()
     seconds = execute(name, profile, output)
-    chapter_checks(name, output)  # a repeated id or a failed check fails the chapter
+    checks = chapter_checks(name, output)["checks"]  # a repeated id or a failed check fails the chapter
+    add_box(output, chapter_box(name, profile, seconds, executed, checks))
     write_atomic(inputs_path(output), json.dumps(inputs, indent=1))
     row = {"profile": profile, "seconds": seconds, "status": "ok", "executed": executed, "reused": False}
     return row, f"{seconds:8.1f} s  ok  (executed: {reason})"
@@ -284,13 +338,51 @@ def read_timings() -> dict:
 
 
 def write_claims(timings: dict) -> None:
-    """The "Claims" page, from the recorded checks of every chapter executed so far."""
+    """The "Claims" page and the introduction's results at a glance (:func:`write_glance`), from the
+    recorded checks of every chapter executed so far."""
     chapters_ = {}
     for name in sorted(timings):
         output = CHAPTERS / f"{name}.ipynb"
         if timings[name]["status"] == "ok" and output.is_file():
             chapters_[name] = {"profile": timings[name]["profile"], **chapter_checks(name, output)}
     write_atomic(CLAIMS, claims.page(chapters_))
+    write_glance(chapters_)
+
+
+def figure_png(nb: nbformat.NotebookNode, label: str) -> bytes | None:
+    """The PNG of the figure captioned ``**Figure <label>.**`` (:func:`reprolib.plotting.caption`) in an
+    executed notebook: the last image shown before that caption in the same cell; None when there is none."""
+    for cell in nb.cells:
+        image = None
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data:
+                image = data["image/png"]
+            elif data.get("text/markdown", "").startswith(f"**Figure {label}.**") and image is not None:
+                return base64.b64decode(image)
+    return None
+
+
+def write_glance(chapters_: dict) -> None:
+    """``book/glance.md``, included at the top of the introduction: the counts of the Claims page and the
+    figures of :data:`GLANCE_FIGURES`, taken from the executed chapters (``book/_static/glance/``), each
+    linking to its chapter. A figure missing from this build is named as such."""
+    GLANCE_IMAGES.mkdir(parents=True, exist_ok=True)
+    every = [c for ch in chapters_.values() for c in ch["checks"]]
+    parts = [f"{len(every)} checks in {len(chapters_)} chapters, {sum(c.kind == 'evidence' for c in every)} of "
+             "them evidence; each is listed with its verdict on the [Claims](claims.md) page.\n",
+             claims.summary(chapters_), ""]
+    for label, (name, what) in GLANCE_FIGURES.items():
+        output = CHAPTERS / f"{name}.ipynb"
+        png = figure_png(nbformat.read(output, as_version=4), label) if name in chapters_ else None
+        if png is None:
+            parts.append(f"- Figure {label} ({what}): not in this build; it is in [its chapter](chapters/{name}.ipynb).")
+            continue
+        write_atomic(GLANCE_IMAGES / f"{label}.png", png)
+        title = chapters_[name]["title"]
+        parts += [f"**{what}** (Figure {label}, [{title}](chapters/{name}.ipynb))\n",
+                  f"![{what}: Figure {label} of the chapter {title}](_static/glance/{label}.png)\n"]
+    write_atomic(GLANCE, "\n".join(parts) + "\n")
 
 
 def strip_for_regression(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -13,6 +13,8 @@ HEADER = """# ---
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   reprolib:
+#     reproduces: "a test chapter"
 # ---
 
 """
@@ -53,6 +55,8 @@ def _book(tmp_path, monkeypatch, sources: dict):
     monkeypatch.setattr(pipeline, "TIMINGS", tmp_path / "chapters" / "timings.json")
     monkeypatch.setattr(pipeline, "REPORT", tmp_path / "report.md")
     monkeypatch.setattr(pipeline, "CLAIMS", tmp_path / "claims.md")
+    monkeypatch.setattr(pipeline, "GLANCE", tmp_path / "glance.md")
+    monkeypatch.setattr(pipeline, "GLANCE_IMAGES", tmp_path / "_static" / "glance")
     monkeypatch.setattr(pipeline, "REGRESSION", tmp_path / "regression")
     monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 1})
     monkeypatch.setattr(pipeline, "available", lambda name: ("ci", "paper"))
@@ -347,3 +351,58 @@ def test_the_committed_data_reading_references_record_their_data():
         if pipeline.data_present(name) is not None:
             nb = json.loads((pipeline.REGRESSION / f"{name}.ipynb").read_text())
             assert set(nb["metadata"]["reprolib"]["data"]) == set(pipeline.data.SOURCES), name
+
+
+def test_an_executed_chapter_opens_with_its_box(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_boxed": ""})
+    (tmp_path / "notebooks" / "01_boxed.py").write_text(  # the title first, as in the chapters
+        HEADER + "# %% [markdown]\n# # 1. Boxed\n#\n# Some text.\n\n# %% tags=['parameters']\nseed = 0\n\n# %%\n"
+        + CHECK.format(id="a", held=True) + "\n")
+    assert pipeline.run("ci", None) == 0
+    nb = nbformat.read(tmp_path / "chapters" / "01_boxed.ipynb", as_version=4)
+    title, box, text = (c.source for c in nb.cells[:3])
+    assert title == "# 1. Boxed" and text.startswith("Some text.")
+    assert box.startswith(":::{admonition} About this chapter") and box.endswith(":::")
+    assert "**Reproduces:** a test chapter." in box and "the `ci` profile, executed " in box
+    assert "1 reproduced" in box and "make chapter NB=01_boxed PROFILE=paper" in box
+    assert "{download}`download the executed notebook <01_boxed.ipynb>`" in box
+    again = pipeline.chapter_box("01_boxed", "paper", 12.3, "2026-01-01 00:00 UTC", [])
+    pipeline.add_box(tmp_path / "chapters" / "01_boxed.ipynb", again)  # replaced, not added twice
+    nb = nbformat.read(tmp_path / "chapters" / "01_boxed.ipynb", as_version=4)
+    assert [c.source for c in nb.cells[:3]] == [title, again, text]
+    assert "executed 2026-01-01 00:00 UTC in 12 s" in again and "none recorded" in again
+
+
+def test_a_chapter_without_its_reproduces_line_is_named(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_x": "print(1)"})
+    source = (tmp_path / "notebooks" / "01_x.py").read_text().replace('#   reprolib:\n#     reproduces: "a test chapter"\n', "")
+    (tmp_path / "notebooks" / "01_x.py").write_text(source)
+    with pytest.raises(ValueError, match="01_x: its notebook's header has no reprolib.reproduces"):
+        pipeline.chapter_box("01_x", "ci", 1.0, "now", [])
+
+
+def test_every_chapter_says_what_it_reproduces():
+    for name in pipeline.chapters(None):
+        assert pipeline.chapter_box(name, "ci", 1.0, "now", []).count("**Reproduces:**") == 1
+
+
+def test_the_glance_shows_the_chosen_figures_from_the_executed_chapters(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_fig": "import matplotlib.pyplot as plt\nfrom reprolib.plotting import caption\n"
+                                  "plt.plot([0, 1]); plt.show()\ncaption('1.1', 'a line')\n"
+                                  "plt.plot([1, 0]); plt.show()\ncaption('1.2', 'another')\n" + CHECK.format(id="a", held=True),
+                                  "02_none": "print(1)"})
+    monkeypatch.setattr(pipeline, "GLANCE_FIGURES", {"1.2": ("01_fig", "The second"), "2.1": ("02_none", "Missing")})
+    assert pipeline.run("ci", None) == 0
+    page = (tmp_path / "glance.md").read_text()
+    assert "1 checks in 2 chapters, 1 of them evidence" in page and "| Pascanu, Mikolov & Bengio | evidence | 1 |" in page
+    assert "![The second: Figure 1.2 of the chapter 01_fig](_static/glance/1.2.png)" in page
+    assert "- Figure 2.1 (Missing): not in this build" in page
+    png = (tmp_path / "_static" / "glance" / "1.2.png").read_bytes()
+    nb = nbformat.read(tmp_path / "chapters" / "01_fig.ipynb", as_version=4)
+    assert png.startswith(b"\x89PNG") and png == pipeline.figure_png(nb, "1.2") != pipeline.figure_png(nb, "1.1")
+    assert pipeline.figure_png(nb, "9.9") is None
+
+
+def test_the_glance_figures_exist_in_the_chapters():
+    for label, (name, _) in pipeline.GLANCE_FIGURES.items():
+        assert f'"{label}"' in (pipeline.NOTEBOOKS / f"{name}.py").read_text(), label
