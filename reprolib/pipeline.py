@@ -107,7 +107,7 @@ def execute(name: str, profile: str, output: Path) -> float:
         os.environ.update(env)
         try:
             papermill.execute_notebook(str(source), str(output), parameters=parameters, kernel_name="python3",
-                                       cwd=str(ROOT), progress_bar=False)
+                                       cwd=str(ROOT), progress_bar=False, extra_arguments=KERNEL_ARGS)
         finally:
             for k, v in previous.items():
                 if v is None:
@@ -148,6 +148,9 @@ def chapter_checks(name: str, output: Path) -> dict:
     return {"title": title, "checks": checks, "sections": claims.locate(checks, nb)}
 
 
+#: the kernel logs errors only: its start-up warning (a local kernel over TCP without encryption) would
+#: otherwise repeat in the build log once per chapter
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 BOX_CLASS = "chapter-box"  # the class of the box that opens every executed chapter
 
 

@@ -66,6 +66,13 @@ def _book(tmp_path, monkeypatch, sources: dict):
 CHECK = "from reprolib.claims import check\ncheck('{id}', 'the claim', {held}, source='Pascanu eq. 4')"
 
 
+def test_the_build_log_is_one_line_per_chapter(tmp_path, monkeypatch, capfd):
+    _book(tmp_path, monkeypatch, {"01_a": "print(1)", "02_b": "print(2)"})
+    assert pipeline.run("ci", None) == 0
+    out, err = capfd.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["01_a", "02_b"] and err == ""
+
+
 def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypatch, capsys):
     _book(tmp_path, monkeypatch, {"01_good": "x = 1\nprint(x)", "02_bad": "raise RuntimeError('boom')"})
     assert pipeline.run("ci", None) == 1
