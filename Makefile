@@ -23,7 +23,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book chapter test regression venv lock clean
+.PHONY: book chapter test regression site venv lock clean
 
 # Every package, with its version and sha256, comes from requirements.lock (made from pyproject.toml by
 # `make lock`); pip refuses a file whose hash differs. torch is the CPU build: from a local wheel when pip's
@@ -58,6 +58,11 @@ book: venv
 	$(BIN)/python -m reprolib.pipeline static
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+## make site: the static site in _build/site (the built HTML, claims.json, the browser tests' screenshots),
+## for any static web server or the file system; after make book (and make test, for the screenshots)
+site: venv
+	$(BIN)/python -m reprolib.pipeline site
+
 ## make chapter NB=01_linear_proof PROFILE=paper: re-run one chapter into book/chapters/ (always, even unchanged)
 chapter: venv
 	@test -n "$(NB)" || { echo "usage: make chapter NB=01_linear_proof [PROFILE=paper]"; exit 2; }
@@ -86,4 +91,4 @@ regression: venv
 	$(BIN)/python -m reprolib.pipeline regression $(if $(NB),--only $(NB))
 
 clean:
-	rm -rf _build book/chapters book/build_report.md
+	rm -rf _build book/chapters book/build_report.md book/claims.md book/glance.md

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -54,6 +55,9 @@ REGRESSION = ROOT / "tests" / "regression"
 REPORT = ROOT / "book" / "build_report.md"
 CLAIMS = ROOT / "book" / "claims.md"
 GLANCE = ROOT / "book" / "glance.md"
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+SITE = ROOT / "_build" / "site"
 GLANCE_IMAGES = ROOT / "book" / "_static" / "glance"
 #: the figures of the introduction's results at a glance: label -> (chapter, what it shows)
 GLANCE_FIGURES = {
@@ -475,6 +479,37 @@ def vendor_mathjax() -> None:
     shutil.copytree(source, MATHJAX, dirs_exist_ok=True)
 
 
+def site(html: Path | None = None, screenshots: Path | None = None, out: Path | None = None) -> Path:
+    """The static site: a copy of the built HTML (``_build/html``, with its vendored MathJax) plus
+    ``claims.json``, every recorded check of every executed chapter, and the browser tests' screenshots
+    (``_build/screenshots``, when they ran) in ``screenshots/``. It needs no server-side code: it works from
+    any static web server and from the file system. Written to a temporary folder, then moved to ``out``
+    (default ``_build/site``); returns ``out``."""
+    html, screenshots, out = html or HTML, screenshots or SCREENSHOTS, out or SITE
+    if not (html / "index.html").is_file():
+        raise FileNotFoundError(f"{html} has no index.html: run `make book` first")
+    timings = read_timings()
+    chapters_ = {}
+    for name in sorted(timings):
+        output = CHAPTERS / f"{name}.ipynb"
+        if timings[name].get("status") == "ok" and output.is_file():
+            found = chapter_checks(name, output)
+            chapters_[name] = {"title": found["title"], "profile": timings[name]["profile"],
+                               "executed": timings[name].get("executed"),
+                               "checks": [dataclasses.asdict(c) for c in found["checks"]]}
+    staged = out.with_name(out.name + ".partial")
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(html, staged)
+    if screenshots.is_dir():
+        shutil.copytree(screenshots, staged / "screenshots")
+    (staged / ".nojekyll").touch()  # GitHub Pages serves the _static and _images folders as they are
+    write_atomic(staged / "claims.json", json.dumps({**provenance.git_state(),
+                                                     "chapters": chapters_}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    staged.rename(out)
+    return out
+
+
 def run(profile: str, only: str | None, force: bool = False) -> int:
     """Execute the chapters whose inputs changed (every one with ``force``; :func:`build`), print their
     times, update the build report; return an exit code."""
@@ -535,11 +570,15 @@ def main(argv=None) -> int:
     rg = sub.add_parser("regression", help="rewrite the nbval references from ci executions")
     rg.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
     sub.add_parser("static", help="copy MathJax into book/_static for the HTML build")
+    sub.add_parser("site", help="the static site in _build/site: the HTML, claims.json and the screenshots")
     args = parser.parse_args(argv)
     if args.command == "execute":
         return run(args.profile, args.only or None, args.force)
     if args.command == "static":
         vendor_mathjax()
+        return 0
+    if args.command == "site":
+        print(f"static site in {site()}")
         return 0
     return regression(args.only or None)
 

@@ -413,3 +413,25 @@ def test_the_glance_shows_the_chosen_figures_from_the_executed_chapters(tmp_path
 def test_the_glance_figures_exist_in_the_chapters():
     for label, (name, _) in pipeline.GLANCE_FIGURES.items():
         assert f'"{label}"' in (pipeline.NOTEBOOKS / f"{name}.py").read_text(), label
+
+
+def test_the_site_is_the_html_with_the_claims_data_and_the_screenshots(tmp_path, monkeypatch):
+    _book(tmp_path, monkeypatch, {"01_checked": "# # 1. Checked\n" + CHECK.format(id="a", held=True)})
+    assert pipeline.run("ci", None) == 0
+    html, shots = tmp_path / "html", tmp_path / "shots"
+    with pytest.raises(FileNotFoundError, match="make book"):
+        pipeline.site(html, shots, tmp_path / "site")
+    (html / "_static").mkdir(parents=True)
+    (html / "index.html").write_text("<html></html>")
+    (html / "_static" / "x.js").write_text("1")
+    out = pipeline.site(html, shots, tmp_path / "site")  # no screenshots yet: the site has none
+    assert not (out / "screenshots").exists() and (out / "_static" / "x.js").is_file() and (out / ".nojekyll").is_file()
+    shots.mkdir()
+    (shots / "index.png").write_bytes(b"png")
+    out = pipeline.site(html, shots, tmp_path / "site")  # rebuilt whole
+    assert (out / "screenshots" / "index.png").read_bytes() == b"png" and not (tmp_path / "site.partial").exists()
+    data = json.loads((out / "claims.json").read_text())
+    assert set(data) == {"git_commit", "uncommitted_changes", "chapters"}
+    chapter = data["chapters"]["01_checked"]
+    assert chapter["profile"] == "ci" and [c["id"] for c in chapter["checks"]] == ["a"]
+    assert chapter["checks"][0]["verdict"] == "reproduced" and chapter["checks"][0]["held"] is True
