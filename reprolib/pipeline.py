@@ -376,9 +376,14 @@ def write_glance(chapters_: dict) -> None:
     linking to its chapter. A figure missing from this build is named as such."""
     GLANCE_IMAGES.mkdir(parents=True, exist_ok=True)
     every = [c for ch in chapters_.values() for c in ch["checks"]]
-    parts = [f"{len(every)} checks in {len(chapters_)} chapters, {sum(c.kind == 'evidence' for c in every)} of "
-             "them evidence; each is listed with its verdict on the [Claims](claims.md) page.\n",
-             claims.summary(chapters_), ""]
+    evidence = [c for c in every if c.kind == "evidence"]
+    rows = ["| paper | " + " | ".join(claims.VERDICTS) + " |", "|---|" + "---|" * len(claims.VERDICTS)]
+    for paper, title in claims.PAPER_TITLES.items():  # evidence only: a narrow table (the Claims page has all)
+        rows.append(f"| {title} | " + " | ".join(str(sum(c.paper_name == paper and c.verdict == v for c in evidence))
+                                                   for v in claims.VERDICTS) + " |")
+    parts = [f"{len(every)} checks in {len(chapters_)} chapters. The {len(evidence)} that are evidence, by verdict "
+             f"(the other {len(every) - len(evidence)} check our code; each check is listed on the "
+             "[Claims](claims.md) page):\n", "\n".join(rows), ""]
     for label, (name, what) in GLANCE_FIGURES.items():
         output = CHAPTERS / f"{name}.ipynb"
         png = figure_png(nbformat.read(output, as_version=4), label) if name in chapters_ else None

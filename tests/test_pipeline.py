@@ -401,7 +401,7 @@ def test_the_glance_shows_the_chosen_figures_from_the_executed_chapters(tmp_path
     monkeypatch.setattr(pipeline, "GLANCE_FIGURES", {"1.2": ("01_fig", "The second"), "2.1": ("02_none", "Missing")})
     assert pipeline.run("ci", None) == 0
     page = (tmp_path / "glance.md").read_text()
-    assert "1 checks in 2 chapters, 1 of them evidence" in page and "| Pascanu, Mikolov & Bengio | evidence | 1 |" in page
+    assert "1 checks in 2 chapters. The 1 that are evidence" in page and "| Pascanu, Mikolov & Bengio | 1 | 0 |" in page
     assert "![The second: Figure 1.2 of the chapter 01_fig](_static/glance/1.2.png)" in page
     assert "- Figure 2.1 (Missing): not in this build" in page
     png = (tmp_path / "_static" / "glance" / "1.2.png").read_bytes()
