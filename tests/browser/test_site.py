@@ -38,40 +38,20 @@ def test_index_forwards_to_the_root_page(page, book_url):
     assert not problems, f"index.html:\n{_report(problems)}"
 
 
+#: what a visit finds wrong with a page, by aspect (the attributes of site_checks' visit record)
+ASPECTS = {"errors": "console errors, uncaught exceptions, failed requests",
+           "math": "formulas MathJax left unrendered",
+           "images": "images that do not load",
+           "links": "internal links or anchors that do not resolve",
+           "sidebar": "chapters the sidebar does not reach",
+           "accessibility": "serious or critical axe-core violations"}
+
+
+@pytest.mark.parametrize("aspect", ASPECTS)
 @pytest.mark.parametrize("page_path", PAGES)
-def test_page_loads_without_errors(visits, page_path):
-    problems = visits(page_path).errors
-    assert not problems, f"{page_path}:\n{_report(problems)}"
-
-
-@pytest.mark.parametrize("page_path", PAGES)
-def test_mathjax_rendered_every_formula(visits, page_path):
-    problems = visits(page_path).math
-    assert not problems, f"{page_path}:\n{_report(problems)}"
-
-
-@pytest.mark.parametrize("page_path", PAGES)
-def test_every_image_loads(visits, page_path):
-    problems = visits(page_path).images
-    assert not problems, f"{page_path}:\n{_report(problems)}"
-
-
-@pytest.mark.parametrize("page_path", PAGES)
-def test_internal_links_and_anchors_resolve(visits, page_path):
-    problems = visits(page_path).links
-    assert not problems, f"{page_path}:\n{_report(problems)}"
-
-
-@pytest.mark.parametrize("page_path", PAGES)
-def test_sidebar_reaches_every_chapter(visits, page_path):
-    problems = visits(page_path).sidebar
-    assert not problems, f"{page_path}:\n{_report(problems)}"
-
-
-@pytest.mark.parametrize("page_path", PAGES)
-def test_no_serious_accessibility_violation(visits, page_path):
-    problems = visits(page_path).accessibility
-    assert not problems, f"{page_path}: axe-core:\n{_report(problems)}"
+def test_page_has_no_problem(visits, page_path, aspect):
+    problems = getattr(visits(page_path), aspect)
+    assert not problems, f"{page_path}, {ASPECTS[aspect]}:\n{_report(problems)}"
 
 
 @pytest.mark.parametrize("page_path", PAGES)
