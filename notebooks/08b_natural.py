@@ -274,9 +274,37 @@ for experiment, labels in (("music", ("8b.1", "8b.2")), ("chars", ("8b.3", "8b.4
 
 # %% [markdown]
 # The claims, measured on the committed runs. Each pair compares a method with clipping against the same
-# network without it, on the same seeds and minibatches.
+# network without it, on the same seeds and minibatches. What the committed `cpu` run shows is stated here,
+# claim by claim, before the checks (a check that comes out otherwise fails the build):
+#
+# * the main text's set-up: rescaling does **not** lower both errors on any corpus; after 10 epochs it is
+#   behind BPTT on the training and the test data everywhere (read below, 8b.7);
+# * the supplement's set-up: MSGD-C lowers both errors against MSGD on every corpus;
+# * no pair shows a regularizer's signature;
+# * $\Omega$: MSGD-CR ends with a lower test error than MSGD-C on Piano-midi.de and Nottingham, not on JSB Chorales.
 
 # %%
+STATED = {  # the outcome of each check on the committed `cpu` runs, as the text above states it
+    "8b.3-main-piano-midi": False, "8b.3-main-nottingham": False, "8b.3-main-musedata": False,
+    "8b.3-main-jsb-chorales": False,
+    "8b.3-supplement-piano-midi": True, "8b.3-supplement-nottingham": True, "8b.3-supplement-jsb-chorales": True,
+    "8b.3-music-not-a-regularizer": True,
+    "8b.3-omega-piano-midi-h1": True, "8b.3-omega-nottingham-h1": True, "8b.3-omega-jsb-chorales-h1": False,
+}
+
+
+NOT_IN_PAPER = {"JSB_Chorales": " (not in the paper)"}
+
+
+def stated(check_id):
+    """The outcome the text states for ``check_id``; a committed run with a check the text does not state
+    stops the chapter rather than passing unread."""
+    if check_id not in STATED:
+        raise KeyError(f"the text states no outcome for the check {check_id!r}: read the committed run and "
+                       "add it to STATED")
+    return STATED[check_id]
+
+
 def claim_id(*parts):
     """A check's id from its parts: lower case, anything but letters, digits and dots becomes '-'."""
     return "-".join(re.sub(r"[^a-z0-9.]+", "-", str(x).lower()).strip("-") for x in parts)
@@ -315,24 +343,28 @@ for experiment, table in (("music", "Table 1"), ("chars", "Table 2")):
         theirs = PAPER.get(c["corpus"]) if _paper_column(c["setup"], c["corpus"], c["with"]) else None
         paper = None if theirs is None else (f"train {theirs['BPTT']['train'][0]} -> {theirs['rescaling']['train'][0]}, "
                                              f"test {theirs['BPTT']['test'][0]} -> {theirs['rescaling']['test'][0]}")
-        check(claim_id("8b.3", c["setup"], c["corpus"]), f"{c['setup']} set-up, {c['corpus']}: {c['with']} has a "
+        cid = claim_id("8b.3", c["setup"], c["corpus"])
+        check(cid, f"{c['setup']} set-up, {c['corpus']}{NOT_IN_PAPER.get(c['corpus'], '')}: {c['with']} has a "
               f"lower training and test error than {c['without']}", c["both"], source=f"Pascanu §4.2, {table}",
-              verdict="reproduced qualitatively" if c["both"] else "not reproduced", paper=paper,
+              expected=stated(cid), verdict="reproduced qualitatively" if stated(cid) else "not reproduced", paper=paper,
               ours=f"train {c['train'][0]:.3f} -> {c['train'][1]:.3f}, test {c['test'][0]:.3f} -> {c['test'][1]:.3f}")
     # the signature of a regularizer: the training error rises while the test error falls
     regularized = [f"{c['setup']} {c['corpus']}" for c in pairs if c["train"][1] > c["train"][0] and c["test"][1] < c["test"][0]]
-    check(claim_id("8b.3", experiment, "not-a-regularizer"), f"{table}: clipping never raises the training error "
-          "while lowering the test error (it does not act as a regularizer)", not regularized,
-          source="Pascanu §4.2", verdict="reproduced" if not regularized else "not reproduced",
+    cid = claim_id("8b.3", experiment, "not-a-regularizer")
+    check(cid, f"{table}: clipping never raises the training error while lowering the test error (it does not "
+          "act as a regularizer)", not regularized, source="Pascanu §4.2", expected=stated(cid),
+          verdict="reproduced" if stated(cid) else "not reproduced",
           ours=f"{len(regularized)} of {len(pairs)} pairs with that signature" + "".join(f"; {x}" for x in regularized))
     stats = natural.summary(committed_rows[experiment])
     for (setup, corpus, horizon, method), st in stats.items():
         if method == "MSGD-CR":  # the supplement's models with Omega, against the same model with clipping only
-            base, name = stats[(setup, corpus, horizon, "MSGD-C")], corpus + ("" if horizon == 1 else f" (char +{horizon})")
+            base = stats[(setup, corpus, horizon, "MSGD-C")]
+            name = corpus + ("" if horizon == 1 else f" (char +{horizon})") + NOT_IN_PAPER.get(corpus, "")
             lower = st["test"][0] < base["test"][0]
-            check(claim_id("8b.3", "omega", corpus, f"h{horizon}"), f"supplement, {name}: MSGD-CR (clipping and "
-                  "Omega) reaches a lower test error than MSGD-C", lower, source="Pascanu supp. §3.2",
-                  verdict="reproduced qualitatively" if lower else "not reproduced",
+            cid = claim_id("8b.3", "omega", corpus, f"h{horizon}")
+            check(cid, f"supplement, {name}: MSGD-CR (clipping and Omega) reaches a lower test error than MSGD-C",
+                  lower, source="Pascanu supp. §3.2", expected=stated(cid),
+                  verdict="reproduced qualitatively" if stated(cid) else "not reproduced",
                   ours=f"test {base['test'][0]:.3f} (MSGD-C) -> {st['test'][0]:.3f} (MSGD-CR)")
 
 # %% [markdown]
@@ -384,9 +416,22 @@ for experiment, rows in live.items():
 #
 # ## 8b.7 Agreement with the paper
 #
-# * **Tables 1 and 2: not yet reproduced.** The `cpu` runs of `reprolib.experiments music` and `chars` are
-#   not committed yet (the "not run" lines of 8b.3), so this edition makes no claim about them. Their sizes
-#   and what they cut are in `params/cpu/music.yaml` and `params/cpu/chars.yaml`.
+# * **Table 1, the main text's set-up: not reproduced at the `cpu` size.** After 10 epochs every main-text
+#   network is still improving (its best validation epoch is one of the last), and its costs are well above
+#   the paper's. Rescaling is *behind* BPTT on the training and on the test data on every corpus (8b.3). With
+#   the learning rate 0.001 on the summed cost, the threshold 120 clips a large share of the first epoch's
+#   updates (Figure 8b.2): it shortens the steps while nothing explodes. The paper does not say how long it
+#   trained (S9); whether rescaling overtakes BPTT later is left to the `paper` profile (100 epochs).
+# * **The supplement's sigmoid networks: clipping lowers both errors** on every corpus we ran (Piano-midi.de,
+#   Nottingham and JSB Chorales), although it acts on few updates, most of them in the first epoch.
+# * **"Optimization, not regularization": holds on our runs.** No pair of methods shows a regularizer's
+#   signature, a training error that rises while the test error falls.
+# * **$\Omega$ on top of clipping** ends with a lower test error on Piano-midi.de and Nottingham, not on JSB
+#   Chorales. On Nottingham, the model with 100 leaky units, it gains more than clipping alone does; on the
+#   other two corpora its effect is small beside that of clipping.
+# * **Table 2 (characters): not yet reproduced.** The `cpu` run of `reprolib.experiments chars` is not
+#   committed yet (the "not run" line of 8b.3), so this edition makes no claim about it. Its size and what it
+#   cuts are in `params/cpu/chars.yaml` (S11).
 # * **text8** is not available offline on the machines that build this book; its rows say "not run" unless
 #   the file is present.
 # * Every departure from the papers' set-up is listed on the [Deviations](../deviations.md) page (S9-S12).
