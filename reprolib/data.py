@@ -109,8 +109,8 @@ def _check(path: Path, source: Source) -> Path:
         if digest != source.sha256:
             raise ValueError(f"{path} is not the expected file: sha256 {digest}, expected {source.sha256} "
                              f"(a damaged or different copy; delete it and fetch it again from {source.url})")
-    elif source.size is not None and path.stat().st_size != source.size:
-        raise ValueError(f"{path} has {path.stat().st_size} bytes, expected {source.size} "
+    elif source.size is not None and stat.st_size != source.size:
+        raise ValueError(f"{path} has {stat.st_size} bytes, expected {source.size} "
                          f"(delete it and fetch it again from {source.url})")
     _VERIFIED[path] = (stat.st_size, stat.st_mtime_ns)
     return path

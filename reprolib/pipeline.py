@@ -344,14 +344,21 @@ def read_timings() -> dict:
     return timings
 
 
+def executed_chapters(timings: dict) -> dict:
+    """Every chapter whose last execution succeeded and is on disk: name -> its row of timings.json
+    (``profile``, ``executed``, ...) with :func:`chapter_checks` (``title``, ``checks``, ``sections``)."""
+    out = {}
+    for name in sorted(timings):
+        output = CHAPTERS / f"{name}.ipynb"
+        if timings[name].get("status") == "ok" and output.is_file():
+            out[name] = {**timings[name], **chapter_checks(name, output)}
+    return out
+
+
 def write_claims(timings: dict) -> None:
     """The "Claims" page and the introduction's results at a glance (:func:`write_glance`), from the
     recorded checks of every chapter executed so far."""
-    chapters_ = {}
-    for name in sorted(timings):
-        output = CHAPTERS / f"{name}.ipynb"
-        if timings[name]["status"] == "ok" and output.is_file():
-            chapters_[name] = {"profile": timings[name]["profile"], **chapter_checks(name, output)}
+    chapters_ = executed_chapters(timings)
     write_atomic(CLAIMS, claims.page(chapters_))
     write_glance(chapters_)
 
@@ -493,15 +500,9 @@ def site(html: Path | None = None, screenshots: Path | None = None, out: Path | 
     html, screenshots, out = html or HTML, screenshots or SCREENSHOTS, out or SITE
     if not (html / "index.html").is_file():
         raise FileNotFoundError(f"{html} has no index.html: run `make book` first")
-    timings = read_timings()
-    chapters_ = {}
-    for name in sorted(timings):
-        output = CHAPTERS / f"{name}.ipynb"
-        if timings[name].get("status") == "ok" and output.is_file():
-            found = chapter_checks(name, output)
-            chapters_[name] = {"title": found["title"], "profile": timings[name]["profile"],
-                               "executed": timings[name].get("executed"),
-                               "checks": [dataclasses.asdict(c) for c in found["checks"]]}
+    chapters_ = {name: {"title": ch["title"], "profile": ch["profile"], "executed": ch.get("executed"),
+                        "checks": [dataclasses.asdict(c) for c in ch["checks"]]}
+                 for name, ch in executed_chapters(read_timings()).items()}
     staged = out.with_name(out.name + ".partial")
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree(html, staged)
