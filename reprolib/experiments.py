@@ -4,6 +4,8 @@
     python -m reprolib.experiments tables --profile cpu   (writes results/tables_cpu.json)
     python -m reprolib.experiments music --profile cpu    (the natural tasks, :mod:`reprolib.natural`)
     python -m reprolib.experiments chars --profile cpu
+    python -m reprolib.experiments kanai_readings --profile cpu   (Kanai's Fig. 1 under several readings
+    python -m reprolib.experiments kanai_fig1 --profile cpu        of its set-up, :mod:`reprolib.gru_experiments`)
     [--workers N | --scheduler ADDRESS]   (a local Dask cluster of N workers, default one per core,
                                            or a running cluster; --workers 0: this process)
     [--results-dir DIR]   (another folder for the results file, its cells/ and checkpoints/)
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from . import _checks, natural, profiles, provenance, settings, sweeps
+from . import _checks, gru_experiments, natural, profiles, provenance, settings, sweeps
 from .engine import Engine, Run
 from .files import write_atomic
 from .profiles import ROOT
@@ -43,6 +45,8 @@ from .settings import METHODS
 RESULTS = ROOT / "results"
 #: the experiments on real data (:mod:`reprolib.natural`)
 NATURAL = ("music", "chars")
+#: the experiments of Kanai et al. (:mod:`reprolib.gru_experiments`)
+KANAI = ("kanai_readings", "kanai_fig1")
 #: the supplement's Tables 1-5 (error in % of 10,000 test sequences, by test length T) and the
 #: temporal-order claim of supp. §3.1.1 ("in all cases 0 sequences were misclassified"), as printed
 PAPER_TABLES = {
@@ -166,6 +170,8 @@ def cells(experiment: str, s: settings.Sweep, checkpoints: Path | None = None) -
     _checked(experiment, s)
     if experiment in NATURAL:
         return natural.cells(experiment, s, checkpoints)
+    if experiment in KANAI:
+        return gru_experiments.cells(experiment, s)
     data = s.to_dict()
     shared = {k: v for k, v in data.items() if k not in ("inits", "models")}
     shared["code"] = provenance.code_hash("experiments")
@@ -232,6 +238,14 @@ def chars(s: settings.Natural, progress: bool = True) -> list[dict]:
     return _serial("chars", s, progress)
 
 
+def kanai(experiment: str, s: settings.KanaiFig1, progress: bool = True) -> list[dict]:
+    """Every reading × method × seed of ``kanai_readings`` or ``kanai_fig1`` with settings ``s``, run here
+    (see :func:`fig7`); one row per run, its trace per iteration (:func:`reprolib.gru_experiments.fig1_cell`)."""
+    if experiment not in KANAI:
+        raise ValueError(f"experiment must be one of {KANAI}, got {experiment!r}")
+    return _serial(experiment, s, progress)
+
+
 def cost(experiment: str, s: settings.Sweep, updates: int = 10) -> dict:
     """The cost model of a sweep, measured here: each cell's engine takes two updates to warm up, then
     ``updates`` timed ones, with the settings' threads and device; the cell's cost is the median time
@@ -249,6 +263,10 @@ def cost(experiment: str, s: settings.Sweep, updates: int = 10) -> dict:
             runs = sum(len(m.methods) * s.seeds for m in s.models if m.name in per_cell)
             return {"cells": len(per_cell), "runs": runs, "worker_hours": sum(per_cell.values()),
                     "per_cell": per_cell, "device": "cpu"}
+        if experiment in KANAI:
+            per_cell = gru_experiments.cost(experiment, _checked(experiment, s))
+            return {"cells": len(per_cell), "runs": len(per_cell), "worker_hours": sum(per_cell.values()),
+                    "per_cell": per_cell, "device": str(profiles.pick_device(s.device))}
         per_cell, runs = {}, 0
         for c in cells(experiment, s):
             engines = (_fig7_engines(s, *c.args[1:3]) if experiment == "fig7" else
@@ -275,6 +293,8 @@ def choices(experiment: str, s: settings.Sweep) -> dict:
     initialization variants, loss, Ω's form, norms and reduction, dtype; :meth:`Engine.choices`),
     keyed ``"<task> / <init>"``: what a results file records besides the settings."""
     _checked(experiment, s)
+    if experiment in KANAI:
+        return gru_experiments.choices(s)
     if experiment in NATURAL:
         return {m.name: {"loss": "Bernoulli NLL summed over the 88 keys, mean over frames (nats per frame)"
                          if m.kind == "music" else "cross-entropy in bits per character",
@@ -470,8 +490,9 @@ def main(argv=None) -> int:
     est = cost(args.experiment, s)
     workers = (args.scheduler or ("this process" if args.workers == 0 else
                                   f"local cluster of {args.workers or os.cpu_count()} single-threaded workers"))
-    bound = ("about", "every run trains its epochs") if args.experiment in NATURAL else \
-        ("at most", "runs that pass the test stop earlier")
+    bound = (("about", "every run trains its epochs") if args.experiment in NATURAL else
+             ("about", "every run trains its iterations") if args.experiment in KANAI else
+             ("at most", "runs that pass the test stop earlier"))
     print(f"{args.experiment} at {args.profile}: {est['cells']} cells, {est['runs']} runs; {bound[0]} "
           f"{est['worker_hours']:.2f} worker-hours on {est['device']} at this machine's measured update rates "
           f"({bound[1]}); cells run on: {workers}", flush=True)

@@ -61,10 +61,26 @@ def orthogonal(n: int, generator: torch.Generator, dtype=torch.float32, device="
     return U.to(dtype=dtype, device=device)
 
 
-def _normal(shape, n_hidden, generator, dtype, device) -> torch.Tensor:
-    """N(0, 1/n_hidden) entries (variance), drawn on the CPU with ``generator``."""
-    std = math.sqrt(INIT_VARIANCE_NUMERATOR / n_hidden)
+def default_std(n_hidden: int) -> float:
+    """The standard deviation of §4.1.1's N(0, 1/n) read as a variance: 1/√n."""
+    return math.sqrt(INIT_VARIANCE_NUMERATOR / n_hidden)
+
+
+def _normal(shape, std, generator, dtype, device) -> torch.Tensor:
+    """N(0, std²) entries, drawn on the CPU with ``generator``."""
     return (std * torch.randn(*shape, generator=generator, dtype=torch.float64)).to(dtype=dtype, device=device)
+
+
+#: how W_hh is drawn: orthogonal (§4.1.1, :func:`orthogonal`) or like the other matrices
+W_HH_INITS = ("orthogonal", "normal")
+
+
+def _check_init(init_std, W_hh_init, n_hidden) -> float:
+    """The standard deviation of the non-recurrent matrices (``None``: :func:`default_std`), checked
+    with ``W_hh_init``."""
+    if W_hh_init not in W_HH_INITS:
+        raise ValueError(f"W_hh_init must be one of {W_HH_INITS}, got {W_hh_init!r}")
+    return default_std(n_hidden) if init_std is None else _checks.positive_float("init_std", init_std)
 
 
 def _dropout(x: torch.Tensor, p: float, generator) -> torch.Tensor:
@@ -74,6 +90,20 @@ def _dropout(x: torch.Tensor, p: float, generator) -> torch.Tensor:
     _checks.generator("generator", generator)
     keep = torch.empty(x.shape, dtype=x.dtype).bernoulli_(1 - p, generator=generator).to(x.device)
     return x * keep / (1 - p)
+
+
+#: where :class:`GRULanguageModel` may apply dropout: the scaled embedding, between GRU layers, the top output
+DROPOUT_PLACES = ("input", "between", "output")
+
+
+def check_dropout_places(places) -> tuple[str, ...]:
+    """``places`` as a tuple in the order of :data:`DROPOUT_PLACES`; each must be one of them."""
+    if isinstance(places, str) or not isinstance(places, (list, tuple)):
+        raise TypeError(f"dropout_at must be a list of places from {DROPOUT_PLACES}, got {places!r}")
+    unknown = [p for p in places if p not in DROPOUT_PLACES]
+    if unknown:
+        raise ValueError(f"dropout_at must name places from {DROPOUT_PLACES}, got {unknown}")
+    return tuple(p for p in DROPOUT_PLACES if p in places)
 
 
 def _check_dropout(p) -> float:
@@ -94,6 +124,9 @@ class GRUCell(torch.nn.Module):
             (:func:`orthogonal`), every other matrix N(0, 1/n) (§4.1.1).
         bias: add b_z, b_r, b_h (zeros at init) inside the gates and the candidate. The
             paper has none; Lemmas 1–2 assume none.
+        init_std: the standard deviation of every matrix but W_hh (``None``: 1/√n,
+            :func:`default_std`); another value is another reading of §4.1.1's N(0, 1/n).
+        W_hh_init: ``"orthogonal"`` (§4.1.1) or ``"normal"`` (N(0, init_std²) like the others).
         dtype, device: of the parameters.
 
     Parameters (named as in the paper): ``W_xz, W_xr, W_xh`` ``[n, m]``; ``W_hz, W_hr, W_hh``
@@ -101,7 +134,7 @@ class GRUCell(torch.nn.Module):
     """
 
     def __init__(self, n_in: int, n_hidden: int, *, generator: torch.Generator, bias: bool = False,
-                 dtype=torch.float32, device="cpu"):
+                 init_std: float | None = None, W_hh_init: str = "orthogonal", dtype=torch.float32, device="cpu"):
         super().__init__()
         m = _checks.positive_int("n_in", n_in)
         n = _checks.positive_int("n_hidden", n_hidden)
@@ -109,13 +142,15 @@ class GRUCell(torch.nn.Module):
         device = _checks.dtype_device(dtype, device)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
+        std = _check_init(init_std, W_hh_init, n)
         P = torch.nn.Parameter
-        self.W_xz = P(_normal((n, m), n, generator, dtype, device))
-        self.W_hz = P(_normal((n, n), n, generator, dtype, device))
-        self.W_xr = P(_normal((n, m), n, generator, dtype, device))
-        self.W_hr = P(_normal((n, n), n, generator, dtype, device))
-        self.W_xh = P(_normal((n, m), n, generator, dtype, device))
-        self.W_hh = P(orthogonal(n, generator, dtype, device))
+        self.W_xz = P(_normal((n, m), std, generator, dtype, device))
+        self.W_hz = P(_normal((n, n), std, generator, dtype, device))
+        self.W_xr = P(_normal((n, m), std, generator, dtype, device))
+        self.W_hr = P(_normal((n, n), std, generator, dtype, device))
+        self.W_xh = P(_normal((n, m), std, generator, dtype, device))
+        self.W_hh = P(orthogonal(n, generator, dtype, device) if W_hh_init == "orthogonal"
+                      else _normal((n, n), std, generator, dtype, device))
         for name in ("b_z", "b_r", "b_h"):
             self.register_parameter(name, P(torch.zeros(n, dtype=dtype, device=device)) if bias else None)
 
@@ -172,7 +207,7 @@ class GRU(torch.nn.Module):
     Args:
         n_in, n_hidden, n_layers: m, n (every layer), L.
         generator: draws the initial weights, layer after layer (keyword, required).
-        bias: as :class:`GRUCell`.
+        bias, init_std, W_hh_init: as :class:`GRUCell`.
         dropout: dropout on the input of layers 2..L in training mode (as ``torch.nn.GRU``);
             the recurrent connections never get dropout (Zaremba et al. 2014).
         dtype, device: of the parameters.
@@ -181,13 +216,15 @@ class GRU(torch.nn.Module):
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_layers: int = 1, *, generator: torch.Generator,
-                 bias: bool = False, dropout: float = 0.0, dtype=torch.float32, device="cpu"):
+                 bias: bool = False, dropout: float = 0.0, init_std: float | None = None,
+                 W_hh_init: str = "orthogonal", dtype=torch.float32, device="cpu"):
         super().__init__()
         _checks.positive_int("n_layers", n_layers)
         _checks.positive_int("n_in", n_in)
         self.dropout = _check_dropout(dropout)
         self.cells = torch.nn.ModuleList(
-            GRUCell(n_in if l == 0 else n_hidden, n_hidden, generator=generator, bias=bias, dtype=dtype, device=device)
+            GRUCell(n_in if l == 0 else n_hidden, n_hidden, generator=generator, bias=bias, init_std=init_std,
+                    W_hh_init=W_hh_init, dtype=dtype, device=device)
             for l in range(n_layers))
 
     @property
@@ -261,8 +298,9 @@ class GRULanguageModel(torch.nn.Module):
     an L-layer :class:`GRU`, and a soft-max read-out ``logits = W_out h + b_out``.
 
     Dropout (rate ``dropout``; 0.5 in the paper) is applied in training mode to the output of
-    every layer except the recurrent connections (Zaremba et al. 2014): the scaled embedding,
-    between GRU layers, and the top GRU output.
+    every layer except the recurrent connections (Zaremba et al. 2014): the scaled embedding
+    (``"input"``), between GRU layers (``"between"``), and the top GRU output (``"output"``);
+    ``dropout_at`` names the places that get it.
 
     Args:
         vocab: vocabulary size (10,000 for PTB).
@@ -270,21 +308,30 @@ class GRULanguageModel(torch.nn.Module):
         n_layers: GRU layers (1 in §4.1.1).
         generator: draws the initial weights (keyword, required): W_emb, W_out ~ N(0, 1/n);
             b_out = 0; GRU as :class:`GRU`.
+        init_std, W_hh_init: as :class:`GRUCell`; ``init_std`` also sets W_out's.
+        emb_std: the standard deviation of W_emb (``None``: as the other matrices).
+        dropout_at: the places of the dropout, a subset of :data:`DROPOUT_PLACES`.
     """
 
     def __init__(self, vocab: int, n_hidden: int, n_layers: int = 1, *, generator: torch.Generator,
                  dropout: float = 0.0, input_scale: float = INPUT_SCALE, bias: bool = False,
-                 dtype=torch.float32, device="cpu"):
+                 init_std: float | None = None, emb_std: float | None = None, W_hh_init: str = "orthogonal",
+                 dropout_at=DROPOUT_PLACES, dtype=torch.float32, device="cpu"):
         super().__init__()
         V = _checks.positive_int("vocab", vocab)
         n = _checks.positive_int("n_hidden", n_hidden)
         _checks.generator("generator", generator)
         device = _checks.dtype_device(dtype, device)
         self.dropout = _check_dropout(dropout)
+        self.dropout_at = check_dropout_places(dropout_at)
         self.input_scale = _checks.positive_float("input_scale", input_scale)
-        self.W_emb = torch.nn.Parameter(_normal((V, n), n, generator, dtype, device))
-        self.gru = GRU(n, n, n_layers, generator=generator, bias=bias, dropout=dropout, dtype=dtype, device=device)
-        self.W_out = torch.nn.Parameter(_normal((V, n), n, generator, dtype, device))
+        std = _check_init(init_std, W_hh_init, n)
+        emb_std = std if emb_std is None else _checks.positive_float("emb_std", emb_std)
+        self.W_emb = torch.nn.Parameter(_normal((V, n), emb_std, generator, dtype, device))
+        self.gru = GRU(n, n, n_layers, generator=generator, bias=bias,
+                       dropout=dropout if "between" in self.dropout_at else 0.0, init_std=init_std,
+                       W_hh_init=W_hh_init, dtype=dtype, device=device)
+        self.W_out = torch.nn.Parameter(_normal((V, n), std, generator, dtype, device))
         self.b_out = torch.nn.Parameter(torch.zeros(V, dtype=dtype, device=device))
 
     @property
@@ -323,10 +370,10 @@ class GRULanguageModel(torch.nn.Module):
                              f"[{tokens.min().item()}, {tokens.max().item()}]")
         drop = self.training and self.dropout > 0
         x = self.input_scale * torch.nn.functional.embedding(tokens, self.W_emb)
-        if drop:
+        if drop and "input" in self.dropout_at:
             x = _dropout(x, self.dropout, generator)
         hs, state = self.gru(x, state, generator=generator)
-        if drop:
+        if drop and "output" in self.dropout_at:
             hs = _dropout(hs, self.dropout, generator)
         return hs @ self.W_out.T + self.b_out, state
 

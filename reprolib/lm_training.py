@@ -36,7 +36,8 @@ class LMTrace:
     """What :func:`train_language_model` records, one row per iteration τ = 0..iterations−1.
 
     Attributes:
-        loss: the minibatch cost Σ_t mean_b CE (the cost that is differentiated) ``[I]``.
+        loss: the minibatch cost (:func:`lm_cost` with the run's reduction; the cost that is
+            differentiated) ``[I]``.
         grad_norm: ‖∇_θ C‖ over all parameters, before clipping or projection ``[I]``.
         grad_norm_W_hh: ‖∇_{W_hh} C‖_F of each layer ``[I, L]``.
         rho_J, sigma1: ρ(¼W_hh + ½I) and σ₁(W_hh) of each layer at the weights the gradient of
@@ -76,12 +77,19 @@ class LMTrace:
                    routes=[], stopped_at=None)
 
 
-def lm_cost(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+#: how :func:`lm_cost` reduces over the T steps of a segment
+REDUCTIONS = ("sum", "mean")
+
+
+def lm_cost(logits: torch.Tensor, y: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
     """C = Σ_t mean_b CE(logits_t, y_t) for ``logits [T, B, vocab]`` and targets ``y [T, B]``: the
     cost of Kanai §4.1.1 "based on" Zaremba et al., summed over the T steps and averaged over the
-    minibatch (Zaremba's convention; the paper does not state the reduction)."""
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                             reduction="sum") / y.shape[1]
+    minibatch (Zaremba's convention; the paper does not state the reduction). ``reduction="mean"``
+    averages over the steps too (C / T, the per-token mean of ``torch.nn.CrossEntropyLoss``)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    total = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+    return total / (y.shape[1] if reduction == "sum" else y.numel())
 
 
 def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Tensor], *, method: str, lr: float,
@@ -132,7 +140,7 @@ def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Te
 
 # ----------------------------------------------------------------------------- instrumentation of train_language_model
 def _check_training(model, data, iterations, method, lr, generator, threshold, delta, seq_len,
-                    project_inputs) -> tuple:
+                    project_inputs, reduction) -> tuple:
     if not isinstance(model, GRULanguageModel):
         raise TypeError(f"model must be a GRULanguageModel, got {type(model).__name__}")
     iterations = _checks.positive_int("iterations", iterations)
@@ -147,6 +155,8 @@ def _check_training(model, data, iterations, method, lr, generator, threshold, d
     if project_inputs and method != "project":
         raise ValueError(f"project_inputs needs method 'project', got {method!r}")
     seq_len = _checks.positive_int("seq_len", seq_len)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     available = ptb.n_batches(data, seq_len, drop_last=True)  # validates data
     if iterations > available:
         raise ValueError(f"iterations must be <= {available}, the number of full segments of data "
@@ -166,10 +176,10 @@ def _layer_stats(Ws) -> tuple[list[float], list[float]]:
     return rho, s1
 
 
-def _gradient(model, params, x, y, state, generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
+def _gradient(model, params, x, y, state, generator, reduction) -> tuple[torch.Tensor, dict, torch.Tensor]:
     """The cost of the segment ``(x, y)`` from ``state``, its gradient by name, and the next state (detached)."""
     logits, state = model(x, state, generator=generator)
-    cost = lm_cost(logits, y)
+    cost = lm_cost(logits, y, reduction)
     model.zero_grad(set_to_none=True)
     cost.backward()
     return cost, {n: p.grad for n, p in params.items()}, state.detach()
@@ -204,7 +214,7 @@ def _projection_checker(trace: LMTrace, tau: int, lr: float, delta: float):
 def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations: int, *, method: str, lr: float,
                          generator: torch.Generator, threshold: float = 5.0, delta: float = 0.2, seq_len: int = 35,
                          check_projection: bool = False, progress: bool = False,
-                         project_inputs: bool = False) -> LMTrace:
+                         project_inputs: bool = False, reduction: str = "sum") -> LMTrace:
     """Train ``model`` by SGD on consecutive BPTT segments of ``data`` and record, at every
     iteration, the gradient norm and ρ(J) of every W_hh (Kanai §4.3, Fig. 1).
 
@@ -234,9 +244,11 @@ def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations
             update, by :func:`reprolib.projection.project_input_weight` (a full SVD) of each
             matrix of :meth:`reprolib.gru.GRULanguageModel.constrained_input_weights`: every
             layer's W_xh when the GRU has two layers or more, none for one layer. Off by default.
+        reduction: of the cost over the segment's steps (:func:`lm_cost`): ``"sum"`` (Zaremba's,
+            the default) or ``"mean"``.
     """
     iterations, lr, threshold, delta, seq_len = _check_training(model, data, iterations, method, lr, generator,
-                                                                threshold, delta, seq_len, project_inputs)
+                                                                threshold, delta, seq_len, project_inputs, reduction)
     Ws = model.recurrent_weights()
     params = dict(model.named_parameters())
     W_names = _names(params, Ws)
@@ -251,7 +263,7 @@ def train_language_model(model: GRULanguageModel, data: torch.Tensor, iterations
     for tau in tqdm(range(iterations), disable=not progress, desc=f"{method}, {iterations} iterations", mininterval=30):
         trace.rho_J[tau], trace.sigma1[tau] = _layer_stats(Ws)
         x, y = (t.to(Ws[0].device) for t in next(segments))
-        cost, grads, state = _gradient(model, params, x, y, state, generator)
+        cost, grads, state = _gradient(model, params, x, y, state, generator, reduction)
         if not _record_gradient(trace, tau, cost, grads, W_names):
             trace.stopped_at = tau
             break

@@ -10,9 +10,10 @@ each: ``test_every`` (the stopping criterion), ``log_every`` (the logged rows), 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
-from . import _checks, data, initializations, omega, profiles, sequence, tasks
+from . import _checks, data, gru, initializations, lm_training, omega, profiles, sequence, tasks
 
 #: the three methods of Fig. 7: plain SGD, with norm clipping, with clipping and Ω
 METHODS = ("MSGD", "MSGD-C", "MSGD-CR")
@@ -326,8 +327,87 @@ class Natural(Sweep):
         self._set(models=models)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One reading of the set-up of Kanai §4.1.1 that the text leaves open, for the GRU language model of
+    Fig. 1 (:class:`reprolib.gru.GRULanguageModel` trained by :func:`reprolib.lm_training.train_language_model`).
+
+    Args:
+        name: a label (letters, digits, '-').
+        reduction: the cost over the 35 steps, ``"sum"`` (Zaremba's code) or ``"mean"``.
+        init_std: the standard deviation of every matrix but W_hh, as a multiple of 1/√n: 1 reads
+            "N(0, 1/650)" as a variance, 1/√n (e.g. 0.0392 for 650) as a standard deviation.
+        emb_std: the standard deviation of the embedding, absolute; ``None``: as the other matrices.
+        W_hh_init: ``"orthogonal"`` (the text) or ``"normal"``.
+        input_scale: the factor on the embedding's output (0.01 in the text).
+        dropout_at: where the dropout acts (:data:`reprolib.gru.DROPOUT_PLACES`).
+        lr: the learning rate of the first iterations (1 in the text).
+    """
+
+    name: str
+    reduction: str
+    init_std: float
+    emb_std: float | None
+    W_hh_init: str
+    input_scale: float
+    dropout_at: tuple
+    lr: float
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9-]+", self.name):
+            raise ValueError(f"name must be letters, digits and '-', got {self.name!r}")
+        _one_of("reduction", self.reduction, lm_training.REDUCTIONS)
+        _checks.positive_float("init_std", self.init_std)
+        if self.emb_std is not None:
+            _checks.positive_float("emb_std", self.emb_std)
+        _one_of("W_hh_init", self.W_hh_init, gru.W_HH_INITS)
+        _checks.positive_float("input_scale", self.input_scale)
+        object.__setattr__(self, "dropout_at", gru.check_dropout_places(self.dropout_at))
+        _checks.positive_float("lr", self.lr)
+
+
+@dataclass(frozen=True)
+class KanaiFig1(Sweep):
+    """Kanai's Fig. 1 (§4.3): the PTB language model of §4.1.1 trained from one initialization per seed for
+    ``iterations`` updates by each of ``methods`` (``"clip"`` at ``threshold``, ``"project"`` with ``delta``),
+    under each of ``readings`` (:class:`Reading`), in ``dtype``."""
+
+    dtype: str
+    n_hidden: int
+    seq_len: int
+    batch_size: int
+    dropout: float
+    iterations: int
+    threshold: float
+    delta: float
+    methods: tuple
+    readings: tuple
+
+    def __post_init__(self):
+        super().__post_init__()
+        _one_of("dtype", self.dtype, DTYPES)
+        for key in ("n_hidden", "seq_len", "batch_size", "iterations"):
+            _checks.positive_int(key, getattr(self, key))
+        _checks.positive_float("dropout", self.dropout, strict=False)
+        _checks.positive_float("threshold", self.threshold)
+        _checks.positive_float("delta", self.delta)
+        if not isinstance(self.methods, (list, tuple)) or not self.methods:
+            raise ValueError(f"methods must be a non-empty list, got {self.methods!r}")
+        for m in self.methods:
+            _one_of("methods entries", m, ("clip", "project"))
+        if not isinstance(self.readings, (list, tuple)) or not self.readings:
+            raise ValueError(f"readings must be a non-empty list of readings, got {self.readings!r}")
+        readings = tuple(r if isinstance(r, Reading) else profiles.typed(Reading, r, f"readings[{k}]")
+                         for k, r in enumerate(self.readings))
+        names = [r.name for r in readings]
+        if len(set(names)) != len(names) or len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"readings and methods must have distinct names, got {names} and {list(self.methods)}")
+        self._set(methods=tuple(self.methods), readings=readings)
+
+
 #: each experiment's settings class
-EXPERIMENTS = {"fig7": Fig7, "tables": Tables, "music": Natural, "chars": Natural}
+EXPERIMENTS = {"fig7": Fig7, "tables": Tables, "music": Natural, "chars": Natural, "kanai_readings": KanaiFig1,
+               "kanai_fig1": KanaiFig1}
 
 
 def _class(experiment: str):

@@ -232,3 +232,48 @@ def test_language_model_checks_tokens(gen):
         model(torch.full((4, 2), 30))
     with pytest.raises(ValueError, match="tokens"):
         model(torch.zeros(4, dtype=torch.int64))
+
+
+def test_dropout_acts_only_at_the_places_named(gen):
+    """Dropout at the input changes every layer's state, between layers only the second layer's, at the
+    output only the logits (the states are those of eval mode); with no place, training equals eval."""
+    tokens = torch.randint(0, 30, (5, 3), generator=gen)
+    out = {}
+    for places in ((), ("input",), ("between",), ("output",)):
+        model = G.GRULanguageModel(30, 6, 2, generator=torch.Generator().manual_seed(4), dropout=0.5,
+                                   dropout_at=places, dtype=D)
+        model.eval()
+        ref_logits, ref_state = model(tokens)
+        model.train()
+        logits, state = model(tokens, generator=torch.Generator().manual_seed(9))
+        out[places] = (torch.equal(logits, ref_logits), [torch.equal(state[l], ref_state[l]) for l in range(2)])
+    assert out[()] == (True, [True, True])
+    assert out[("input",)] == (False, [False, False])
+    assert out[("between",)] == (False, [True, False])
+    assert out[("output",)] == (False, [True, True])
+    assert G.GRULanguageModel(30, 6, generator=gen, dropout_at=["output", "input"]).dropout_at == ("input", "output")
+    with pytest.raises(ValueError, match="dropout_at"):
+        G.GRULanguageModel(30, 6, generator=gen, dropout_at=["recurrent"])
+    with pytest.raises(TypeError, match="dropout_at"):
+        G.GRULanguageModel(30, 6, generator=gen, dropout_at="input")
+
+
+def test_other_readings_of_the_initialization_draw_what_they_name():
+    """init_std sets every matrix but W_hh (and W_out, W_emb), emb_std the embedding alone, W_hh_init
+    'normal' draws W_hh like the others (not orthogonal); the default is N(0, 1/n) as a variance."""
+    n = 200
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    m = G.GRULanguageModel(500, n, generator=g(), init_std=0.01, emb_std=2.0, W_hh_init="normal", dtype=D)
+    c = m.gru.cells[0]
+    for W, std in ((c.W_xz, 0.01), (c.W_hr, 0.01), (c.W_hh, 0.01), (m.W_out, 0.01), (m.W_emb, 2.0)):
+        assert abs(W.std().item() / std - 1) < 0.02  # 40,000 draws or more
+    assert not torch.allclose(c.W_hh.T @ c.W_hh, torch.eye(n, dtype=D), atol=0.1)
+    default = G.GRULanguageModel(500, n, generator=g(), dtype=D)
+    assert abs(default.W_emb.std().item() * n ** 0.5 - 1) < 0.02
+    assert torch.allclose(default.gru.cells[0].W_hh.T @ default.gru.cells[0].W_hh, torch.eye(n, dtype=D), atol=1e-12)
+    with pytest.raises(ValueError, match="W_hh_init"):
+        G.GRUCell(3, 4, generator=g(), W_hh_init="identity")
+    with pytest.raises(ValueError, match="init_std"):
+        G.GRUCell(3, 4, generator=g(), init_std=0.0)
+    with pytest.raises(ValueError, match="emb_std"):
+        G.GRULanguageModel(5, 4, generator=g(), emb_std=-1.0)

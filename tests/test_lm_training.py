@@ -140,3 +140,18 @@ def test_explosions_and_upward_crossings():
         explosions(x, window=2.5)
     with pytest.raises(ValueError, match="x"):
         upward_crossings(np.ones((2, 2)))
+
+
+def test_lm_cost_mean_is_torchs_per_token_mean_and_scales_the_gradient_by_one_over_T(gen):
+    logits = torch.randn(5, 3, 7, generator=gen, dtype=torch.float64)
+    y = torch.randint(7, (5, 3), generator=gen)
+    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, 7), y.reshape(-1))  # torch's default: mean over tokens
+    assert lm_cost(logits, y, "mean").item() == pytest.approx(ref.item(), rel=1e-14)
+    with pytest.raises(ValueError, match="reduction"):
+        lm_cost(logits, y, "max")
+    data = lm_data()
+    runs = {r: train_language_model(small_lm(dropout=0.5), data, 1, method="sgd", lr=0.1, seq_len=10,
+                                    generator=torch.Generator().manual_seed(2), reduction=r) for r in ("sum", "mean")}
+    assert runs["mean"].grad_norm[0] == pytest.approx(runs["sum"].grad_norm[0] / 10, rel=1e-6)
+    with pytest.raises(ValueError, match="reduction"):
+        train_language_model(small_lm(), data, 1, method="sgd", lr=0.1, generator=gen, reduction="none")

@@ -1,0 +1,82 @@
+"""Kanai's Fig. 1 as a sweep (reprolib.gru_experiments): its settings, its cells, a run through the
+command, and the gradient-scale summary against hand-made traces."""
+
+import dataclasses
+import json
+
+import pytest
+
+from reprolib import experiments, gru_experiments, profiles, ptb, settings
+from reprolib.lm_training import train_language_model
+
+
+def test_readings_and_methods_are_checked_and_named():
+    s = settings.load("kanai_readings", "ci")
+    book = s.readings[0]
+    with pytest.raises(ValueError, match="name"):
+        dataclasses.replace(book, name="a b")
+    with pytest.raises(ValueError, match="reduction"):
+        dataclasses.replace(book, reduction="max")
+    with pytest.raises(ValueError, match="W_hh_init"):
+        dataclasses.replace(book, W_hh_init="identity")
+    with pytest.raises(ValueError, match="dropout_at"):
+        dataclasses.replace(book, dropout_at=["hidden"])
+    with pytest.raises(ValueError, match="methods"):
+        dataclasses.replace(s, methods=("clip", "adam"))
+    with pytest.raises(ValueError, match="distinct"):
+        dataclasses.replace(s, readings=(book, book))
+    with pytest.raises(ValueError, match="readings"):
+        dataclasses.replace(s, readings=())
+    keys = [c.key for c in experiments.cells("kanai_fig1", settings.load("kanai_fig1", "cpu"))]
+    assert keys == [f"book_{m}_s{k}" for m in ("clip", "project") for k in range(3)]
+
+
+def test_the_cpu_readings_each_change_one_thing_against_the_book():
+    s = settings.load("kanai_readings", "cpu")
+    book = dataclasses.asdict(s.readings[0])
+    assert s.readings[0].name == "book" and (s.n_hidden, s.seq_len, s.batch_size, s.threshold) == (650, 35, 20, 5.0)
+    for r in s.readings[1:]:
+        changed = {k for k, v in dataclasses.asdict(r).items() if v != book[k]} - {"name"}
+        assert len(changed) == 1, (r.name, changed)
+    std = next(r for r in s.readings if r.name == "init-as-std")
+    assert std.init_std / 650 ** 0.5 == pytest.approx(1 / 650, rel=1e-5)  # N(0, 1/650) read as a std
+
+
+def test_a_cell_is_the_chapter_7_training_of_its_reading():
+    """The cell's trace is train_language_model's on the model drawn from generator(2 seed), dropout masks
+    from generator(2 seed + 1); clip and project of a seed start from the same weights."""
+    s = settings.load("kanai_fig1", "ci")
+    out = {m: gru_experiments.fig1_cell("kanai_fig1", s.to_dict(), 0, m, 0)["rows"][0] for m in s.methods}
+    net = gru_experiments.model(s, s.readings[0], 0)
+    ref = train_language_model(net, ptb.batchify(ptb.load().train, s.batch_size), s.iterations, method="clip", lr=1.0,
+                               generator=profiles.generator(1), threshold=s.threshold, seq_len=s.seq_len)
+    assert out["clip"]["grad_norm"] == ref.grad_norm.tolist() and out["clip"]["rho_J"] == ref.rho_J[:, 0].tolist()
+    assert out["clip"]["loss"][0] == out["project"]["loss"][0] and out["clip"]["rho_J"][0] == out["project"]["rho_J"][0]
+    assert len(out["project"]["sigma1"]) == s.iterations + 1
+    assert max(out["project"]["sigma1"][1:]) <= 2 - s.delta + 1e-9
+
+
+def test_the_command_runs_the_readings_and_records_them(tmp_path, capsys):
+    args = ["kanai_readings", "--profile", "ci", "--workers", "0", "--results-dir", str(tmp_path), "--no-progress"]
+    assert experiments.main(args) == 0
+    assert "kanai_readings at ci: 2 cells, 2 runs; about" in capsys.readouterr().out
+    res = json.loads((tmp_path / "kanai_readings_ci.json").read_text())
+    assert [r["reading"] for r in res["runs"]] == ["book", "mean-over-steps"]
+    assert set(res["provenance"]["choices"]) == {"book", "mean-over-steps"}
+    scale = gru_experiments.gradient_scale(res["runs"], 5.0)
+    book, mean = scale[("book", "clip", 0)], scale[("mean-over-steps", "clip", 0)]
+    # the first iteration is the same network on the same segment: the mean is the sum over 35 steps / 35
+    assert res["runs"][1]["grad_norm"][0] == pytest.approx(res["runs"][0]["grad_norm"][0] / 35, rel=1e-9)
+    assert mean["max"] < book["max"]
+    with pytest.raises(ValueError, match="experiment"):
+        experiments.kanai("fig7", settings.load("kanai_fig1", "ci"))
+
+
+def test_gradient_scale_summarizes_a_hand_made_trace():
+    g = [1.0] * 30 + [10.0] + [1.0] * 9
+    rho = [0.75] * 29 + [1.2, 0.8] + [0.75] * 10
+    row = {"reading": "r", "method": "clip", "seed": 0, "grad_norm": g[:-1] + [None], "rho_J": rho, "stopped_at": 39}
+    out = gru_experiments.gradient_scale([row], threshold=5.0)[("r", "clip", 0)]
+    assert out["explosions"] == [30] and out["crossings"] == [29] and out["stopped_at"] == 39
+    assert out["max"] == 10.0 and out["median"] == 1.0 and out["mean"] == pytest.approx(48 / 39)
+    assert out["above_threshold"] == pytest.approx(1 / 40) and out["max_rho"] == 1.2
