@@ -145,20 +145,26 @@ def _factors(W_rec, xs, dE, sigma, form, leak=None):
     Any leading run axis R broadcasts (``W_rec [R, N, N]`` acts on ``[R, T, B, N]``).
     """
     _, dsigma = activation(sigma)
-    W = W_rec[..., None, :, :]  # [(R,) 1, N, N]: one W_rec for every step k
     v = dE[..., 1:, :, :]
     if form == "x":
         d = dsigma(xs[..., :-1, :, :])  # σ′(x_k)
-        w = (v @ W) * d
+        w = _times(v, W_rec) * d
         return v, w, v, w * d
     d = dsigma(xs[..., 1:, :, :])  # σ′(x_{k+1})
     if leak is None:
         L = v * d
-        return v, L @ W, L, L @ W
+        w = _times(L, W_rec)
+        return v, w, L, w
     a = leak[..., None, None, :]  # [(R,) 1, 1, N]
     L = v * d * a
-    w = L @ W + v * (1 - a)
+    w = _times(L, W_rec) + v * (1 - a)
     return v, w, L, w
+
+
+def _times(X: torch.Tensor, W_rec: torch.Tensor) -> torch.Tensor:
+    """X_k W_rec for every step k at once, ``X [(R,) T, B, N]``, ``W_rec [(R,) N, N]``: one product of each
+    run's T·B rows (a W_rec broadcast over the steps, ``W_rec[..., None, :, :]``, would be copied T times)."""
+    return (X.flatten(-3, -2) @ W_rec).unflatten(-2, X.shape[-3:-1])
 
 
 def ratios(num: torch.Tensor, den: torch.Tensor, norms: str = "squared", bound: float = BOUND):

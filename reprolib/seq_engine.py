@@ -52,7 +52,8 @@ def _unroll(P: dict, sigma: str, u: torch.Tensor, h0: torch.Tensor, leak: torch.
 
 def _outputs(P: dict, hs: list[torch.Tensor]) -> torch.Tensor:
     """y_t = W_out h_t + b_out of R runs for the states ``hs``: ``[R, T, B, K]``."""
-    return torch.stack(hs, 1) @ P["W_out"].transpose(1, 2)[:, None] + P["b_out"][:, None, None]
+    H = torch.stack(hs, 1)  # [R, T, B, N]; one product of each run's T·B rows (not W_out copied per step)
+    return (H.flatten(1, 2) @ P["W_out"].transpose(1, 2)).unflatten(1, H.shape[1:3]) + P["b_out"][:, None, None]
 
 
 def evaluate(kind: str, params: dict[str, torch.Tensor], sigma: str, data, run: SeqRun,
