@@ -8,7 +8,7 @@ sigmoid units, 50 symbols) for a few updates, and reports run-updates per second
 
 (a) the baseline: R runs one after the other, each a plain autograd loop over ``torch.nn.RNN`` with a
     ``torch.nn.Linear`` read-out, ``clip_grad_norm_`` and ``torch.optim.SGD``;
-(b) ``seq_engine.update`` with the R runs at once, without Ω (α = 0; Ω's value is still computed);
+(b) ``seq_engine.update`` with the R runs at once, without Ω (α = 0; Ω not computed, as in ``seq_engine.fit``);
 (c) the same with Ω in the gradient (α > 0);
 (d) the readable route, ``sequence.update``, R times.
 
@@ -63,7 +63,8 @@ def ours(kind, K, N, L, B, updates, g, alpha, batched=True):
         vec = lambda x: torch.full((R,), x)  # noqa: E731
         for k in range(updates + 1):  # the first update warms up and is not timed
             start = time.perf_counter() if k == 1 else start
-            p, _, _, _, h = seq_engine.update(kind, p, "sigmoid", u, y, h, lr=vec(0.1), threshold=vec(8.0), alpha=vec(alpha))
+            p, _, _, _, h = seq_engine.update(kind, p, "sigmoid", u, y, h, lr=vec(0.1), threshold=vec(8.0), alpha=vec(alpha),
+                                              omega_value=False)
     else:
         for r in range(R):
             p, h = params[r], torch.zeros(B, N)

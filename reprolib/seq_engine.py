@@ -1,9 +1,10 @@
 """Several runs of sequence prediction in one update: the fast route of :mod:`reprolib.sequence`.
 
 R runs (seeds × methods) that see the same minibatch have their parameters stacked along a first
-axis ``[R, ...]``, and one forward pass and one backward pass serve them all. The backward pass gives
-the gradient of every parameter and, in the same call, the total derivatives ∂E/∂h_k that Ω needs.
-(The readable route runs a second pass for these.) Ω of supp. eq. 5 and its immediate gradient (form h,
+axis ``[R, ...]``, and one forward pass and one backward pass serve them all. The backward pass is
+written by hand (:func:`_bptt`; autograd differentiates only the read-out and the cost): it gives the
+gradient of every parameter, each weight's as one matrix product over all steps, and the total
+derivatives ∂E/∂h_k that Ω needs. (The readable route runs a second pass for these.) Ω of supp. eq. 5 and its immediate gradient (form h,
 leaky units included) are then computed for the R runs at once by :func:`reprolib.omega.omega_and_grad`. Clipping
 at each run's threshold, the non-finite fallback and the SGD step are the batched engine's
 (:func:`reprolib.bptt.clip_and_step`).
@@ -39,20 +40,51 @@ def stack(params: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 
 def _unroll(P: dict, sigma: str, u: torch.Tensor, h0: torch.Tensor, leak: torch.Tensor | None):
     """The states h_0 … h_T ``[R, B, N]`` and pre-activations z_0 = 0, z_1 … z_T of R stacked runs driven
-    by ``u [T, B, K]`` (eq. 2 with leaky units), each its own tensor (for the total derivatives)."""
+    by ``u [T, B, K]`` (eq. 2 with leaky units), as two lists."""
     act, _ = activation(sigma)
     hs, zs = [h0], [torch.zeros_like(h0)]
     inputs = torch.einsum("lbk,rnk->lrbn", u, P["W_in"])  # W_in u_t for every run, once for all steps
+    W_recT = P["W_rec"].transpose(1, 2).contiguous()  # a contiguous operand makes the products faster
     for t in range(u.shape[0]):
-        zs.append(hs[-1] @ P["W_rec"].transpose(1, 2) + inputs[t] + P["b"][:, None])
+        zs.append(torch.baddbmm(inputs[t] + P["b"][:, None], hs[-1], W_recT))
         new = act(zs[-1])
         hs.append(new if leak is None else (1 - leak[:, None]) * hs[-1] + leak[:, None] * new)
     return hs, zs
 
 
-def _outputs(P: dict, hs: list[torch.Tensor]) -> torch.Tensor:
-    """y_t = W_out h_t + b_out of R runs for the states ``hs``: ``[R, T, B, K]``."""
-    H = torch.stack(hs, 1)  # [R, T, B, N]; one product of each run's T·B rows (not W_out copied per step)
+def _bptt(P: dict, sigma: str, u: torch.Tensor, hs: list, zs: list, direct: torch.Tensor, leak: torch.Tensor | None):
+    """Back-propagation through time by hand for R stacked runs (eq. 2 with leaky units): from the direct
+    derivatives ``direct [R, T, B, N]`` = ∂⁺E/∂h_t (t = 1..T), the total ∂E/∂h_k (k = 0..T) stacked as
+    ``[R, T+1, B, N]``, and the gradients of W_rec, W_in and b, each one product over every step:
+
+        ∂E/∂h_t = ∂⁺E/∂h_t + ∂E/∂h_{t+1} ∂h_{t+1}/∂h_t,   δ_t = ∂E/∂x_t = ∂E/∂h_t ⊙ a ⊙ σ′(x_t),
+        ∂h_{t+1}/∂h_t = diag(1 − a) + diag(a ⊙ σ′(x_{t+1})) W_rec,   ∂E/∂W_rec = Σ_t δ_tᵀ h_{t−1}.
+    """
+    _, dsigma = activation(sigma)
+    W_rec, T = P["W_rec"], direct.shape[1]
+    d = dsigma(torch.stack(zs[1:], 1))  # σ′(x_t), t = 1..T
+    if leak is not None:
+        d = d * leak[:, None, None]
+    total, delta = [None] * (T + 1), [None] * T
+    g = direct[:, T - 1]
+    for t in range(T, 0, -1):
+        total[t] = g
+        delta[t - 1] = g * d[:, t - 1]
+        back = torch.bmm(delta[t - 1], W_rec)  # the recurrent part of ∂E/∂h_{t−1}
+        if leak is not None:
+            back = back + g * (1 - leak[:, None])
+        g = back + direct[:, t - 2] if t > 1 else back
+    total[0] = g
+    D = torch.stack(delta, 1).flatten(1, 2)  # [R, T·B, N]
+    H_prev = torch.stack(hs[:-1], 1).flatten(1, 2)
+    grads = {"W_rec": torch.bmm(D.transpose(1, 2), H_prev), "b": D.sum(1),
+             "W_in": torch.bmm(D.transpose(1, 2), u.flatten(0, 1).expand(D.shape[0], -1, -1))}
+    return grads, torch.stack(total, 1)
+
+
+def _outputs(P: dict, H: torch.Tensor) -> torch.Tensor:
+    """y_t = W_out h_t + b_out of R runs for their states ``H [R, T, B, N]``: ``[R, T, B, K]``, one product
+    of each run's T·B rows (a W_out broadcast over the steps would be copied T times)."""
     return (H.flatten(1, 2) @ P["W_out"].transpose(1, 2)).unflatten(1, H.shape[1:3]) + P["b_out"][:, None, None]
 
 
@@ -72,7 +104,7 @@ def evaluate(kind: str, params: dict[str, torch.Tensor], sigma: str, data, run: 
             x, y, mask = x.to(device), y.to(device), None if mask is None else mask.to(device)
             hs, _ = _unroll(params, sigma, inputs(kind, x, n_symbols, dtype), h, leak)
             h = hs[-1]
-            out = _outputs(params, hs[1:])
+            out = _outputs(params, torch.stack(hs[1:], 1))
             target = y.to(dtype) if kind == "music" else y
             n = float(x.shape[0] * x.shape[1]) if mask is None else float(mask.sum())
             total += torch.tensor([cost(kind, out[r], target, mask).item() for r in range(R)], dtype=torch.float64) * n
@@ -92,23 +124,30 @@ def stacked_leak(leaks: list, n_hidden: int, dtype) -> torch.Tensor | None:
 def update(kind: str, params: dict[str, torch.Tensor], sigma: str, u: torch.Tensor, target: torch.Tensor,
            h0: torch.Tensor, *, lr: torch.Tensor, threshold: torch.Tensor, alpha: torch.Tensor,
            mask: torch.Tensor | None = None, leak: torch.Tensor | None = None, reduction: str = "mean",
-           fallback: bool = True):
+           fallback: bool = True, omega_value: bool = True):
     """One update of R runs on the same segment ``(u [L, B, K], target)`` from their states ``h0 [R, B, N]``.
 
     ``params``: stacked (:func:`stack`); ``lr``, ``threshold`` (``inf`` for no clipping) and ``alpha``: ``[R]``;
     ``leak``: ``[R, N]`` or None. Returns ``(new params, cost [R], Ω [R], norm [R] before clipping, h_T [R, B, N])``,
-    each run's as :func:`reprolib.sequence.update` gives it.
+    each run's as :func:`reprolib.sequence.update` gives it. With ``omega_value=False`` and no run with α > 0,
+    Ω is not computed (it is then NaN; the step does not need it).
     """
     R = params["W_rec"].shape[0]
-    P = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    hs, zs = _unroll(P, sigma, u, h0.detach().clone().requires_grad_(True), leak)
-    y = _outputs(P, hs[1:])
+    with torch.no_grad():
+        hs, zs = _unroll(params, sigma, u, h0.detach(), leak)
+    # the read-out and the cost by autograd: the gradients of W_out, b_out and the direct ∂⁺E/∂h_t
+    out = {k: params[k].detach().clone().requires_grad_(True) for k in ("W_out", "b_out")}
+    H = torch.stack(hs[1:], 1).requires_grad_(True)  # [R, T, B, N]
+    y = _outputs(out, H)
     E = torch.stack([cost(kind, y[r], target, mask, reduction) for r in range(R)])
-    grads = torch.autograd.grad(E.sum(), list(P.values()) + hs)
-    g = dict(zip(P, grads[:len(P)]))
-    dh = torch.stack(grads[len(P):], 1)
-    Om, G = omega.omega_and_grad(params["W_rec"], torch.stack(zs, 1), dh, sigma, form="h", leak=leak)  # supp. eq. 5
-    g["W_rec"] = g["W_rec"] + alpha[:, None, None] * G
+    g_out, g_bout, direct = torch.autograd.grad(E.sum(), [out["W_out"], out["b_out"], H])
+    g, dh = _bptt(params, sigma, u, hs, zs, direct, leak)
+    g.update(W_out=g_out, b_out=g_bout)
+    if omega_value or bool((alpha != 0).any()):
+        Om, G = omega.omega_and_grad(params["W_rec"], torch.stack(zs, 1), dh, sigma, form="h", leak=leak)  # supp. eq. 5
+        g["W_rec"] = g["W_rec"] + alpha[:, None, None] * G
+    else:
+        Om = torch.full((R,), math.nan, dtype=E.dtype, device=E.device)
     new = {k: v.detach().clone() for k, v in params.items()}
     no = torch.zeros(R, dtype=torch.bool, device=E.device)
     norm, _, _ = clip_and_step(new, g, lr, threshold, no, torch.full((R,), fallback, device=E.device))  # the engine's step
@@ -167,7 +206,7 @@ def fit(kind: str, train, valid, runs: list[SeqRun], epochs: int, *, n_in: int |
                 h = torch.zeros(R, u.shape[1], first.n_hidden, dtype=dtype, device=device)
             alpha = torch.tensor([log.alpha(epoch, updates) for log in logs], dtype=dtype, device=device)
             new, E, _, norm, h = update(kind, params, first.sigma, u, y, h, lr=lr, threshold=threshold, alpha=alpha,
-                                        mask=mask, leak=leak, reduction=first.reduction)
+                                        mask=mask, leak=leak, reduction=first.reduction, omega_value=False)
             if not first.biases:
                 new["b"], new["b_out"] = params["b"], params["b_out"]
             params, updates = new, updates + 1

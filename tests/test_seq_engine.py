@@ -66,6 +66,14 @@ def test_r_runs_at_once_on_characters_with_the_summed_cost():
         for k in seq_engine.NAMES:
             torch.testing.assert_close(new[k][r], ref[0][k], rtol=1e-12, atol=1e-14)
         torch.testing.assert_close(Om[r], ref[2], rtol=1e-11, atol=1e-15)
+    # Ω is needed by a run with α > 0 whatever omega_value says; without one, it is skipped (NaN), not the step
+    again = seq_engine.update("chars", seq_engine.stack(params), "sigmoid", u, target, h0, **kw, omega_value=False)
+    assert torch.equal(again[2], Om) and all(torch.equal(again[0][k], new[k]) for k in seq_engine.NAMES)
+    kw["alpha"] = torch.zeros(2, dtype=D)
+    on = seq_engine.update("chars", seq_engine.stack(params), "sigmoid", u, target, h0, **kw)
+    off = seq_engine.update("chars", seq_engine.stack(params), "sigmoid", u, target, h0, **kw, omega_value=False)
+    assert torch.isnan(off[2]).all() and torch.isfinite(on[2]).all()
+    assert all(torch.equal(off[0][k], on[0][k]) for k in seq_engine.NAMES) and torch.equal(off[3], on[3])
 
 
 def test_a_non_finite_gradient_takes_the_fallback_step():
