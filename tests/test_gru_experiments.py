@@ -28,7 +28,7 @@ def test_readings_and_methods_are_checked_and_named():
     with pytest.raises(ValueError, match="readings"):
         dataclasses.replace(s, readings=())
     keys = [c.key for c in experiments.cells("kanai_fig1", settings.load("kanai_fig1", "cpu"))]
-    assert keys == [f"book_{m}_s{k}" for m in ("clip", "project") for k in range(3)]
+    assert keys == [f"embedding-std-1_{m}_s{k}" for m in ("clip", "project") for k in range(3)]
 
 
 def test_the_cpu_readings_each_change_one_thing_against_the_book():
