@@ -2,6 +2,7 @@
 
     python -m reprolib.experiments kanai_readings --profile cpu   (writes results/kanai_readings_cpu.json)
     python -m reprolib.experiments kanai_fig1 --profile cpu       (writes results/kanai_fig1_cpu.json)
+    python -m reprolib.experiments kanai_table1 --profile cpu     (writes results/kanai_table1_cpu.json)
 
 Fig. 1 (§4.3): the word-level PTB language model of §4.1.1, trained for its first iterations with gradient
 clipping and with the projection P_δ, recording the gradient norm and ρ(J) at every iteration
@@ -12,6 +13,11 @@ is a row of the grid, so that its gradient scale can be set against the text's "
 
 A cell is one (reading, method, seed): one model trained for ``iterations`` updates. The two methods of a
 seed start from the same weights and see the same dropout masks.
+
+Table 1 (§4.1.1-4.2, ``kanai_table1``): the same model trained for whole epochs
+(:func:`reprolib.lm_training.train_epochs`) with the projection at each δ and with clipping at each
+threshold; a cell is one (method, δ or threshold, seed), and every cell of a seed starts from the same
+weights and dropout masks.
 """
 
 from __future__ import annotations
@@ -24,13 +30,26 @@ import time
 import numpy as np
 import torch
 
-from . import lm_training, profiles, provenance, ptb, settings, sweeps
+from . import _checks, lm_training, profiles, provenance, ptb, settings, sweeps
 from .gru import GRULanguageModel
 
 #: Kanai §4.1.1: "the average norm of the gradient was about 10" (PTB; the reason for thresholds 5-20)
 PAPER_AVERAGE_NORM = 10.0
 #: Kanai §4.3, Fig. 1(a): the iterations of the explosions with clipping at 650 units
 PAPER_EXPLOSIONS = (63, 79, 141)
+#: Kanai Table 1 (PTB, 650 units, 5 runs): per (method, δ or threshold), the success rate and the validation
+#: and test perplexity (mean, std over the successful runs; None: "N/A", no successful run)
+PAPER_TABLE1 = {
+    ("project", 0.2): {"success": 1.0, "valid": (102.0, 0.3), "test": (97.6, 0.4)},
+    ("project", 0.5): {"success": 1.0, "valid": (102.8, 0.3), "test": (98.4, 0.3)},
+    ("project", 0.8): {"success": 1.0, "valid": (103.7, 0.2), "test": (99.0, 0.4)},
+    ("project", 1.1): {"success": 1.0, "valid": (105.2, 0.2), "test": (100.3, 0.2)},
+    ("project", 1.4): {"success": 1.0, "valid": (107.0, 0.4), "test": (102.1, 0.2)},
+    ("clip", 5.0): {"success": 1.0, "valid": (109.3, 0.4), "test": (106.9, 0.4)},
+    ("clip", 10.0): {"success": 0.4, "valid": (103.1, 0.4), "test": (100.4, 0.5)},
+    ("clip", 15.0): {"success": 0.0, "valid": None, "test": None},
+    ("clip", 20.0): {"success": 0.0, "valid": None, "test": None},
+}
 
 
 def model(s: settings.KanaiFig1, reading: settings.Reading, seed: int) -> GRULanguageModel:
@@ -71,10 +90,65 @@ def fig1_cell(experiment: str, data: dict, index: int, method: str, seed: int) -
             "sessions": [{"seconds": round(seconds, 1), "iterations": s.iterations}]}
 
 
-def cells(experiment: str, s: settings.KanaiFig1) -> list[sweeps.Cell]:
-    """One cell per (reading, method, seed), keyed ``<reading>_<method>_s<seed>``. A cell's tag hashes the
-    shared settings, its reading and the code that runs it."""
+def splits(s: settings.KanaiTable1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The train, validation and test token ids of ``s``, cut to ``train_tokens`` and ``eval_tokens`` (0: whole)
+    and batched (:func:`reprolib.ptb.batchify`)."""
+    corpus = ptb.load()
+    cut = lambda ids, n: ids if n == 0 else ids[:n]  # noqa: E731
+    return (ptb.batchify(cut(corpus.train, s.train_tokens), s.batch_size),
+            ptb.batchify(cut(corpus.valid, s.eval_tokens), s.batch_size),
+            ptb.batchify(cut(corpus.test, s.eval_tokens), s.batch_size))
+
+
+def table1_cell(data: dict, method: str, value: float, seed: int) -> dict:
+    """One cell of ``kanai_table1``: the model of the settings ``data`` (:meth:`Sweep.to_dict`) trained for its
+    epochs by ``method`` (``"project"`` with δ = ``value``, ``"clip"`` with threshold ``value``) from seed
+    ``seed`` (weights from ``generator(2 seed)``, dropout masks from ``generator(2 seed + 1)``). Returns
+    ``{"rows", "train_seconds", "sessions"}`` with one row: the run's :class:`reprolib.lm_training.EpochTrace`."""
+    s = settings.from_dict("kanai_table1", data)
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    net = model(s, s.reading, seed)
+    train, valid, test = splits(s)
+    start = time.perf_counter()
+    kw = {"delta": value} if method == "project" else {"threshold": value}
+    trace = lm_training.train_epochs(net, train, valid, test, s.epochs, method=method, schedule=s.schedule(),
+                                     generator=profiles.generator(2 * seed + 1), seq_len=s.seq_len,
+                                     reduction=s.reading.reduction, **kw)
+    seconds = time.perf_counter() - start
+    row = {"method": method, "value": value, "seed": seed, **dataclasses.asdict(trace)}
+    return {"rows": [row], "train_seconds": round(seconds, 1),
+            "sessions": [{"seconds": round(seconds, 1), "epochs": len(trace.history)}]}
+
+
+def table1_summary(rows: list[dict]) -> dict:
+    """Table 1's cells from the rows of ``kanai_table1``: per (method, value), the number of runs, the success
+    rate (Kanai §4.1's criterion) and the validation and test perplexity, exp of the loss at the best
+    epoch, as (mean, std over the successful runs) or ``None`` when no run succeeded, as the paper prints them."""
+    out = {}
+    for r in rows:
+        out.setdefault((r["method"], r["value"]), []).append(r)
+    table = {}
+    for key, runs in out.items():
+        ok = [r for r in runs if r["success"] and r["best_valid"] is not None]
+        stat = lambda name: None if not ok else (  # noqa: E731
+            float(np.mean([math.exp(r[name]) for r in ok])), float(np.std([math.exp(r[name]) for r in ok])))
+        table[key] = {"runs": len(runs), "success": len(ok) / len(runs), "valid": stat("best_valid"),
+                      "test": stat("test")}
+    return table
+
+
+def cells(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1) -> list[sweeps.Cell]:
+    """One cell per (reading, method, seed), keyed ``<reading>_<method>_s<seed>`` (``kanai_readings``,
+    ``kanai_fig1``), or per (method, δ or threshold, seed), keyed ``<method>-<value>_s<seed>``
+    (``kanai_table1``). A cell's tag hashes the shared settings, its grid point and the code that runs it."""
     data = s.to_dict()
+    if experiment == "kanai_table1":
+        shared = {k: v for k, v in data.items() if k not in ("deltas", "thresholds")}
+        shared["code"] = provenance.code_hash("gru_experiments")
+        return [sweeps.Cell(f"{method}-{value:g}_s{seed}", table1_cell, (data, method, value, seed),
+                            sweeps.tag([shared, method, value, seed]))
+                for method, value in s.settings() for seed in range(s.seeds)]
     shared = {k: v for k, v in data.items() if k not in ("readings", "methods")}
     shared["code"] = provenance.code_hash("gru_experiments")
     out = []
@@ -86,9 +160,14 @@ def cells(experiment: str, s: settings.KanaiFig1) -> list[sweeps.Cell]:
     return out
 
 
-def cost(experiment: str, s: settings.KanaiFig1, updates: int = 2) -> dict[str, float]:
-    """Each cell's cost in worker-hours, measured here: the median time of ``updates`` iterations (after one
-    to warm up) of the first reading's model with each method, × ``iterations``."""
+def cost(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, updates: int = 2) -> dict[str, float]:
+    """Each cell's cost in worker-hours, measured here. ``kanai_readings``, ``kanai_fig1``: the median time of
+    ``updates`` iterations (after one to warm up) of the first reading's model with each method, ×
+    ``iterations``. ``kanai_table1``: the time per update of one epoch of ``updates`` + 1 segments with each
+    method (the projection at the first δ), × the updates of all epochs, plus the validation passes counted
+    as a third of an update per segment (a forward pass)."""
+    if experiment == "kanai_table1":
+        return _table1_cost(s, updates)
     per_iteration = {}
     train = ptb.batchify(ptb.load().train, s.batch_size)
     for method in s.methods:
@@ -104,29 +183,69 @@ def cost(experiment: str, s: settings.KanaiFig1, updates: int = 2) -> dict[str, 
     return {c.key: per_iteration[c.args[3]] * s.iterations / 3600 for c in cells(experiment, s)}
 
 
-def choices(s: settings.KanaiFig1) -> dict:
+def _table1_cost(s: settings.KanaiTable1, updates: int) -> dict[str, float]:
+    train, valid, _ = splits(s)
+    segment = s.seq_len * s.batch_size
+    few = ptb.batchify(ptb.load().train[: (updates + 1) * segment + s.batch_size], s.batch_size)
+    one = ptb.batchify(ptb.load().valid[: segment + s.batch_size], s.batch_size)
+    per_update = {}
+    for method, value in {m: v for m, v in reversed(s.settings())}.items():
+        kw = {"delta": value} if method == "project" else {"threshold": value}
+        begin = time.perf_counter()
+        lm_training.train_epochs(model(s, s.reading, 0), few, one, one, 1, method=method, schedule=s.schedule(),
+                                 generator=profiles.generator(1), seq_len=s.seq_len,
+                                 reduction=s.reading.reduction, **kw)
+        per_update[method] = (time.perf_counter() - begin) / (updates + 1)
+    n_train = ptb.n_batches(train, s.seq_len, drop_last=True)
+    n_valid = ptb.n_batches(valid, s.seq_len)
+    return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells("kanai_table1", s)}
+
+
+def choices(s: settings.KanaiFig1 | settings.KanaiTable1) -> dict:
     """What a results file records besides the settings: each reading's modelling choices in words."""
+    readings = (s.reading,) if isinstance(s, settings.KanaiTable1) else s.readings
     return {r.name: {"cost": f"cross-entropy {'summed' if r.reduction == 'sum' else 'averaged'} over the "
                              f"{s.seq_len} steps, averaged over the minibatch",
                      "init": f"matrices but W_hh N(0, ({r.init_std:g}/sqrt(n))^2); W_hh {r.W_hh_init}; "
                              f"embedding std {'as the others' if r.emb_std is None else f'{r.emb_std:g}'}",
                      "input_scale": r.input_scale, "dropout_at": list(r.dropout_at), "lr": r.lr,
-                     "dtype": s.dtype} for r in s.readings}
+                     "dtype": s.dtype} for r in readings}
 
 
-def gradient_scale(rows: list[dict], threshold: float, factor: float = 3.0, window: int = 20) -> dict:
+def changed(reading: settings.Reading, base: settings.Reading) -> dict:
+    """The fields (but the name) in which ``reading`` differs from ``base``, with ``reading``'s values."""
+    a, b = dataclasses.asdict(reading), dataclasses.asdict(base)
+    return {k: v for k, v in a.items() if k != "name" and v != b[k]}
+
+
+def largest_at_unstable(rows: list[dict], k: int = 10) -> dict:
+    """Per (reading, method, seed): how many of the ``k`` largest gradient norms of the run were computed at
+    weights with ρ(J) > 1 (Kanai §4.3: "the norm of the gradient significantly increased when the spectral
+    radius crossed one")."""
+    k = _checks.positive_int("k", k)
+    out = {}
+    for r in rows:
+        g = np.array([-np.inf if v is None else v for v in r["grad_norm"]], dtype=float)
+        rho = np.array([np.nan if v is None else v for v in r["rho_J"]], dtype=float)[: len(g)]
+        top = np.argsort(g, kind="stable")[::-1][:k]
+        out[(r["reading"], r["method"], r["seed"])] = int((rho[top] > 1).sum())
+    return out
+
+
+def gradient_scale(rows: list[dict], threshold: float, factor: float = 3.0, window: int = 20, lag: int = 5) -> dict:
     """Per (reading, method, seed): the gradient norm's mean, median and maximum over the iterations, the
-    share of iterations above ``threshold``, the largest ρ(J), the explosions
-    (:func:`reprolib.lm_training.explosions` with ``factor`` and ``window``) and the upward crossings of
-    ρ(J) = 1 (:func:`reprolib.lm_training.upward_crossings`)."""
+    share of iterations above ``threshold``, the largest ρ(J), and the events of Fig. 1
+    (:func:`reprolib.lm_training.fig1_events` with ``factor``, ``window`` and ``lag``): the explosions, the
+    upward crossings of ρ(J) = 1, the explosions at ρ(J) > 1, the crossings followed by an explosion, and
+    whether ρ(J) fell below 1 after each explosion at ρ(J) > 1."""
     threshold = float(threshold)
     out = {}
     for r in rows:
         g = np.array([np.nan if v is None else v for v in r["grad_norm"]], dtype=float)
         rho = np.array([np.nan if v is None else v for v in r["rho_J"]], dtype=float)
+        ev = lm_training.fig1_events(g, rho, factor, window, lag)
         out[(r["reading"], r["method"], r["seed"])] = {
             "mean": float(np.nanmean(g)), "median": float(np.nanmedian(g)), "max": float(np.nanmax(g)),
             "above_threshold": float(np.nanmean(g > threshold)), "max_rho": float(np.nanmax(rho)),
-            "explosions": lm_training.explosions(g, factor, window).tolist(),
-            "crossings": lm_training.upward_crossings(rho, 1.0).tolist(), "stopped_at": r["stopped_at"]}
+            **dataclasses.asdict(ev), "stopped_at": r["stopped_at"]}
     return out

@@ -9,7 +9,11 @@ per iteration.
   also eq. 10's σ₁(W_{l,xh}) ≤ 2 in a multi-layer GRU) or by plain SGD;
 * :func:`train_language_model`: the training loop around it, recording an :class:`LMTrace`
   (and, on request, checking Lemma 6 and eq. 15 along the run);
-* :func:`explosions` and :func:`upward_crossings`: the events Chapter 7 looks for in a trace.
+* :func:`explosions` and :func:`upward_crossings`: the events Chapter 7 looks for in a trace, and
+  :func:`fig1_events`, which relates them as Kanai's Fig. 1 does;
+* :func:`train_epochs`: a whole training of §4.1 (epochs, a learning-rate :class:`Schedule`, the
+  validation loss after each epoch, Kanai's success criterion, the best epoch's test loss; Tables 1-2),
+  with :func:`evaluate`.
 
 Kanai et al. published no code: this is an independent implementation written from the paper.
 """
@@ -17,7 +21,8 @@ Kanai et al. published no code: this is an independent implementation written fr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -299,3 +304,219 @@ def upward_crossings(x, level: float = 1.0) -> np.ndarray:
         raise ValueError(f"x must be 1-D, got shape {x.shape}")
     level = _checks.finite_float("level", level)
     return np.flatnonzero((x[:-1] <= level) & (x[1:] > level)) + 1
+
+
+@dataclass(frozen=True)
+class Fig1Events:
+    """The events of a training trace that Kanai §4.3 (Fig. 1) relates, as :func:`fig1_events` finds them.
+
+    Attributes:
+        explosions: the iterations τ of the explosions (:func:`explosions`).
+        crossings: the iterations τ where ρ(J) crosses 1 upwards (:func:`upward_crossings`).
+        unstable: the explosions whose gradient was computed at ρ(J) > 1.
+        followed: the crossings followed by an explosion within ``lag`` iterations (τ_e − τ_c in [0, lag]).
+        back_below: for each of ``unstable``, whether ρ(J) is below 1 after that iteration's update.
+    """
+
+    explosions: list = field(default_factory=list)
+    crossings: list = field(default_factory=list)
+    unstable: list = field(default_factory=list)
+    followed: list = field(default_factory=list)
+    back_below: list = field(default_factory=list)
+
+
+def fig1_events(grad_norm, rho_J, factor: float = 3.0, window: int = 20, lag: int = 5) -> Fig1Events:
+    """The explosions and the upward crossings of ρ(J) = 1 of one trace, and how they relate (Kanai §4.3:
+    "the gradient explodes when ρ(J) crosses 1, and ρ(J) falls below 1 after the explosion").
+
+    ``grad_norm[τ]`` is iteration τ's gradient norm (``[I]``, NaN after a stop) and ``rho_J[τ]`` the ρ(J)
+    at the weights that gradient was computed at, with ``rho_J[I]`` after the last update (``[I + 1]``,
+    :attr:`LMTrace.rho_J` of one layer)."""
+    g = np.asarray(grad_norm, dtype=float)
+    rho = np.asarray(rho_J, dtype=float)
+    if g.ndim != 1:
+        raise ValueError(f"grad_norm must be 1-D, got shape {g.shape}")
+    if rho.shape != (len(g) + 1,):
+        raise ValueError(f"rho_J must have shape ({len(g) + 1},) for {len(g)} gradient norms, got {rho.shape}")
+    lag = _checks.positive_int("lag", lag, minimum=0)
+    ex = explosions(g, factor, window).tolist()
+    cross = upward_crossings(rho, 1.0).tolist()
+    unstable = [e for e in ex if rho[e] > 1]
+    return Fig1Events(explosions=ex, crossings=cross, unstable=unstable,
+                      followed=[c for c in cross if any(0 <= e - c <= lag for e in ex)],
+                      back_below=[bool(rho[e + 1] < 1) for e in unstable])
+
+
+# ----------------------------------------------------------------------------- whole trainings (Kanai §4.1-4.2, Tables 1-2)
+#: how a :class:`Schedule` lowers the learning rate
+SCHEDULES = ("step", "plateau")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The learning rate over the epochs of a whole training (Kanai §4.1).
+
+    * ``"step"`` (§4.1.1, Penn Treebank): ``lr`` for the first ``after`` epochs, then divided by ``factor``
+      after each epoch: epoch e (from 0) trains at lr · factor^−max(0, e + 1 − after) (Zaremba et al.'s rule);
+    * ``"plateau"`` (§4.1.2, Nottingham): divided by ``factor`` whenever the validation loss has not improved
+      for ``after`` consecutive epochs (the count restarts after each division).
+
+    Training stops when the learning rate falls below ``min_lr`` (§4.1.2: 1e-4; 0: never).
+    """
+
+    lr: float
+    factor: float
+    after: int
+    kind: str = "step"
+    min_lr: float = 0.0
+
+    def __post_init__(self):
+        _checks.positive_float("lr", self.lr)
+        if _checks.positive_float("factor", self.factor) < 1:
+            raise ValueError(f"factor must be >= 1, got {self.factor}")
+        _checks.positive_int("after", self.after)
+        if self.kind not in SCHEDULES:
+            raise ValueError(f"kind must be one of {SCHEDULES}, got {self.kind!r}")
+        _checks.positive_float("min_lr", self.min_lr, strict=False)
+
+    def lr_at(self, epoch: int, valid: list[float]) -> float:
+        """The learning rate of epoch ``epoch`` (from 0), given the validation losses ``valid`` of the epochs
+        before it (``"plateau"`` reads them; an epoch improves when its loss is below every earlier one)."""
+        epoch = _checks.positive_int("epoch", epoch, minimum=0)
+        if self.kind == "step":
+            return self.lr * self.factor ** -max(0, epoch + 1 - self.after)
+        if len(valid) != epoch:
+            raise ValueError(f"valid must hold the {epoch} validation losses before epoch {epoch}, got {len(valid)}")
+        lr, stale, best = self.lr, 0, math.inf
+        for v in valid:
+            if v < best:
+                best, stale = v, 0
+            else:
+                stale += 1
+                if stale >= self.after:
+                    lr, stale = lr / self.factor, 0
+        return lr
+
+
+def evaluate(model: GRULanguageModel, data: torch.Tensor, seq_len: int = 35) -> float:
+    """The mean cross-entropy per token (nats) of ``model`` on ``data [n_steps, B]`` (:func:`reprolib.ptb.batchify`),
+    in evaluation mode (no dropout), the state carried over consecutive segments of ``seq_len`` steps as in
+    training, every target of ``data`` counted once. exp of it is the perplexity of Kanai's Table 1."""
+    if not isinstance(model, GRULanguageModel):
+        raise TypeError(f"model must be a GRULanguageModel, got {type(model).__name__}")
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    device = model.W_out.device
+    try:
+        with torch.no_grad():
+            for x, y in ptb.bptt_batches(data, seq_len):
+                logits, state = model(x.to(device), state)
+                total += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1).to(device),
+                                                           reduction="sum").item()
+                count += y.numel()
+    finally:
+        model.train(was_training)
+    return total / count
+
+
+@dataclass
+class EpochTrace:
+    """What :func:`train_epochs` records.
+
+    Attributes:
+        initial_valid: the validation loss (nats per token, :func:`evaluate`) before training.
+        history: one dict per epoch trained: ``epoch``, ``lr``, ``train`` (the mean training cost per token
+            under dropout), ``valid``, ``norm_median`` and ``norm_max`` (the gradient norm before clipping),
+            ``clipped`` (the share of updates whose norm exceeded the threshold; ``"clip"`` only, else 0),
+            ``rho_J`` and ``sigma1`` (of each layer's W_hh at the end of the epoch), ``seconds``.
+        success: Kanai §4.1's criterion: every epoch's validation loss is finite and never above
+            ``initial_valid`` (and no gradient was non-finite).
+        stopped: why training ended before ``epochs``: ``"non-finite"`` (a cost or gradient), ``"min_lr"``,
+            or ``None``.
+        best_epoch, best_valid: the epoch of the least validation loss and that loss (``None`` if none finite).
+        test: the test loss of the model of ``best_epoch`` (nats per token; ``None`` if no epoch was finite).
+    """
+
+    initial_valid: float
+    history: list
+    success: bool
+    stopped: str | None
+    best_epoch: int | None
+    best_valid: float | None
+    test: float | None
+
+
+def train_epochs(model: GRULanguageModel, train: torch.Tensor, valid: torch.Tensor, test: torch.Tensor, epochs: int, *,
+                 method: str, schedule: Schedule, generator: torch.Generator, threshold: float = 5.0,
+                 delta: float = 0.2, seq_len: int = 35, project_inputs: bool = False, reduction: str = "sum",
+                 progress: bool = False) -> EpochTrace:
+    """A whole training of Kanai §4.1: ``epochs`` passes over ``train``, each a sequence of :func:`update_step`
+    with ``method`` on consecutive segments (the state carried and detached), then the validation loss; the
+    learning rate follows ``schedule``; the model of the least validation loss is evaluated on ``test``.
+
+    Args:
+        model: a :class:`reprolib.gru.GRULanguageModel` (trained in place; it ends with the best epoch's weights).
+        train, valid, test: token ids ``[n_steps, B]`` (:func:`reprolib.ptb.batchify`).
+        epochs: passes over ``train``.
+        method, threshold, delta, project_inputs, reduction: as :func:`train_language_model`.
+        schedule: the learning rate (:class:`Schedule`).
+        generator: draws the dropout masks (keyword, required).
+        seq_len: BPTT length (35).
+        progress: show a tqdm bar over the epochs.
+    """
+    epochs = _checks.positive_int("epochs", epochs)
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    _, _, threshold, delta, seq_len = _check_training(model, train, 1, method, schedule.lr, generator, threshold, delta,
+                                                      seq_len, project_inputs, reduction)
+    for name, split in (("valid", valid), ("test", test)):
+        if not isinstance(split, torch.Tensor) or split.ndim != 2:
+            raise ValueError(f"{name} must be token ids [n_steps, B], got {type(split).__name__}")
+    Ws = model.recurrent_weights()
+    params = dict(model.named_parameters())
+    W_names = _names(params, Ws)
+    projections = {n: TruncatedProjection(delta) for n in W_names} if method == "project" else {}
+    input_projections = dict.fromkeys(_names(params, model.constrained_input_weights()) if project_inputs else [],
+                                      project_input_weight)
+    per_token = seq_len if reduction == "sum" else 1
+    initial = evaluate(model, valid, seq_len)
+    trace = EpochTrace(initial_valid=initial, history=[], success=math.isfinite(initial), stopped=None,
+                       best_epoch=None, best_valid=None, test=None)
+    best_state = None
+    for epoch in tqdm(range(epochs), disable=not progress, desc=f"{method}, {epochs} epochs"):
+        lr = schedule.lr_at(epoch, [h["valid"] for h in trace.history])
+        if lr < schedule.min_lr:
+            trace.stopped = "min_lr"
+            break
+        start = time.perf_counter()
+        model.train()
+        state, costs, norms = None, [], []
+        for x, y in ptb.bptt_batches(train, seq_len, drop_last=True):
+            x, y = x.to(Ws[0].device), y.to(Ws[0].device)
+            cost, grads, state = _gradient(model, params, x, y, state, generator, reduction)
+            costs.append(cost.item() / per_token)
+            norms.append(clipping.total_norm(grads).item())
+            if not (math.isfinite(costs[-1]) and math.isfinite(norms[-1])):
+                trace.stopped = "non-finite"
+                break
+            update_step(params, grads, method=method, lr=lr, threshold=threshold, projections=projections,
+                        input_projections=input_projections)
+        if trace.stopped:
+            trace.success = False
+            break
+        v = evaluate(model, valid, seq_len)
+        rho, s1 = _layer_stats(Ws)
+        trace.history.append({"epoch": epoch, "lr": lr, "train": float(np.mean(costs)), "valid": v,
+                              "norm_median": float(np.median(norms)), "norm_max": float(np.max(norms)),
+                              "clipped": float(np.mean(np.array(norms) > threshold)) if method == "clip" else 0.0,
+                              "rho_J": rho, "sigma1": s1, "seconds": time.perf_counter() - start})
+        if not (math.isfinite(v) and v <= initial):
+            trace.success = False
+        if math.isfinite(v) and (trace.best_valid is None or v < trace.best_valid):
+            trace.best_epoch, trace.best_valid = epoch, v
+            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        trace.test = evaluate(model, test, seq_len)
+    return trace

@@ -405,9 +405,68 @@ class KanaiFig1(Sweep):
         self._set(methods=tuple(self.methods), readings=readings)
 
 
+@dataclass(frozen=True)
+class KanaiTable1(Sweep):
+    """Kanai's Table 1 (§4.1.1-4.2): the PTB language model of ``reading`` (:class:`Reading`) trained for
+    ``epochs`` epochs with the projection at every δ of ``deltas`` and with clipping at every threshold of
+    ``thresholds``, ``seeds`` runs each; the learning rate is ``reading.lr`` for ``decay_after`` epochs, then
+    divided by ``decay`` after each epoch (:class:`reprolib.lm_training.Schedule`, ``"step"``).
+    ``train_tokens`` and ``eval_tokens`` cut the training and the validation and test splits to their first
+    tokens (0: the whole split)."""
+
+    dtype: str
+    n_hidden: int
+    seq_len: int
+    batch_size: int
+    dropout: float
+    epochs: int
+    decay: float
+    decay_after: int
+    deltas: tuple
+    thresholds: tuple
+    reading: Reading
+    train_tokens: int
+    eval_tokens: int
+
+    def __post_init__(self):
+        super().__post_init__()
+        _one_of("dtype", self.dtype, DTYPES)
+        for key in ("n_hidden", "seq_len", "batch_size", "epochs", "decay_after"):
+            _checks.positive_int(key, getattr(self, key))
+        for key in ("train_tokens", "eval_tokens"):
+            _checks.positive_int(key, getattr(self, key), minimum=0)
+        _checks.positive_float("dropout", self.dropout, strict=False)
+        for key in ("deltas", "thresholds"):
+            v = getattr(self, key)
+            if not isinstance(v, (list, tuple)):
+                raise ValueError(f"{key} must be a list of numbers, got {v!r}")
+            for x in v:
+                _checks.positive_float(f"{key} entries", x)
+            if len(set(v)) != len(v):
+                raise ValueError(f"{key} must be distinct, got {list(v)}")
+        if not self.deltas and not self.thresholds:
+            raise ValueError("deltas and thresholds must not both be empty")
+        for d in self.deltas:
+            if d >= 2:
+                raise ValueError(f"deltas entries must be in (0, 2), got {d}")
+        reading = self.reading if isinstance(self.reading, Reading) else profiles.typed(Reading, self.reading, "reading")
+        self._set(deltas=tuple(float(x) for x in self.deltas), thresholds=tuple(float(x) for x in self.thresholds),
+                  reading=reading)
+        self.schedule()  # checks decay
+
+    def schedule(self) -> lm_training.Schedule:
+        """The learning rate over the epochs: ``reading.lr``, divided by ``decay`` after each epoch from
+        epoch ``decay_after`` on."""
+        return lm_training.Schedule(self.reading.lr, self.decay, self.decay_after, "step")
+
+    def settings(self) -> list[tuple[str, float]]:
+        """The columns of the table: ``("project", δ)`` for every δ, then ``("clip", threshold)``."""
+        return [("project", d) for d in self.deltas] + [("clip", t) for t in self.thresholds]
+
+
 #: each experiment's settings class
 EXPERIMENTS = {"fig7": Fig7, "tables": Tables, "music": Natural, "chars": Natural, "kanai_readings": KanaiFig1,
-               "kanai_fig1": KanaiFig1}
+               "kanai_fig1": KanaiFig1, "kanai_table1": KanaiTable1}
 
 
 def _class(experiment: str):

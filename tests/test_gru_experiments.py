@@ -33,11 +33,12 @@ def test_readings_and_methods_are_checked_and_named():
 
 def test_the_cpu_readings_each_change_one_thing_against_the_book():
     s = settings.load("kanai_readings", "cpu")
-    book = dataclasses.asdict(s.readings[0])
-    assert s.readings[0].name == "book" and (s.n_hidden, s.seq_len, s.batch_size, s.threshold) == (650, 35, 20, 5.0)
+    book = s.readings[0]
+    assert book.name == "book" and (s.n_hidden, s.seq_len, s.batch_size, s.threshold) == (650, 35, 20, 5.0)
     for r in s.readings[1:]:
-        changed = {k for k, v in dataclasses.asdict(r).items() if v != book[k]} - {"name"}
-        assert len(changed) == 1, (r.name, changed)
+        assert len(gru_experiments.changed(r, book)) == 1, r.name
+    assert gru_experiments.changed(dataclasses.replace(book, name="x", lr=0.5, reduction="mean"), book) == \
+        {"lr": 0.5, "reduction": "mean"}
     std = next(r for r in s.readings if r.name == "init-as-std")
     assert std.init_std / 650 ** 0.5 == pytest.approx(1 / 650, rel=1e-5)  # N(0, 1/650) read as a std
 
@@ -78,5 +79,56 @@ def test_gradient_scale_summarizes_a_hand_made_trace():
     row = {"reading": "r", "method": "clip", "seed": 0, "grad_norm": g[:-1] + [None], "rho_J": rho, "stopped_at": 39}
     out = gru_experiments.gradient_scale([row], threshold=5.0)[("r", "clip", 0)]
     assert out["explosions"] == [30] and out["crossings"] == [29] and out["stopped_at"] == 39
+    assert out["unstable"] == [] and out["followed"] == [29]  # rho(J) was back at 0.8 when the norm exploded
+    # the 2 largest norms: 10 at iteration 30 (rho 0.8) and a 1 (rho 0.75); then 10 and 5 at iteration 29 (rho 1.2)
+    assert gru_experiments.largest_at_unstable([row], 2)[("r", "clip", 0)] == 0
+    row["grad_norm"][29] = 5.0
+    assert gru_experiments.largest_at_unstable([row], 2)[("r", "clip", 0)] == 1
     assert out["max"] == 10.0 and out["median"] == 1.0 and out["mean"] == pytest.approx(48 / 39)
     assert out["above_threshold"] == pytest.approx(1 / 40) and out["max_rho"] == 1.2
+
+
+# ----------------------------------------------------------------------------- Table 1
+def test_table1_settings_are_checked_and_give_the_columns_of_the_table():
+    s = settings.load("kanai_table1", "paper")
+    assert s.settings() == [("project", d) for d in (0.2, 0.5, 0.8, 1.1, 1.4)] + \
+        [("clip", t) for t in (5.0, 10.0, 15.0, 20.0)]
+    assert set(s.settings()) == set(gru_experiments.PAPER_TABLE1)
+    assert (s.n_hidden, s.epochs, s.seeds, s.train_tokens) == (650, 75, 5, 0)
+    assert s.schedule().lr_at(9, []) == 1.0 and s.schedule().lr_at(10, []) == pytest.approx(1 / 1.1)
+    for bad, match in (({"deltas": (0.2, 2.0)}, "deltas"), ({"thresholds": (5.0, 5.0)}, "thresholds"),
+                       ({"deltas": (), "thresholds": ()}, "both"), ({"decay": 0.5}, "factor"),
+                       ({"train_tokens": -1}, "train_tokens")):
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(s, **bad)
+    keys = [c.key for c in experiments.cells("kanai_table1", settings.load("kanai_table1", "ci"))]
+    assert keys[0] == "project-0.2_s0" and keys[-1] == "clip-20_s0" and len(keys) == 9
+
+
+def test_table1_runs_through_the_command_and_every_column_starts_from_the_same_model(tmp_path, capsys):
+    args = ["kanai_table1", "--profile", "ci", "--workers", "0", "--results-dir", str(tmp_path), "--no-progress"]
+    assert experiments.main(args) == 0
+    assert "kanai_table1 at ci: 9 cells, 9 runs; about" in capsys.readouterr().out
+    rows = json.loads((tmp_path / "kanai_table1_ci.json").read_text())["runs"]
+    assert len({r["initial_valid"] for r in rows}) == 1  # same weights, no dropout in evaluation
+    s = settings.load("kanai_table1", "ci")
+    for r in rows:
+        assert len(r["history"]) == s.epochs and r["test"] is not None
+        assert [h["lr"] for h in r["history"]] == pytest.approx([1.0, 1 / 1.1])
+        if r["method"] == "project":
+            assert max(h["sigma1"][0] for h in r["history"]) <= 2 - r["value"] + 1e-9
+    table = gru_experiments.table1_summary(rows)
+    assert set(table) == set(s.settings()) and all(v["runs"] == 1 for v in table.values())
+
+
+def test_table1_summary_counts_successes_and_averages_perplexity_over_them():
+    import math
+    rows = [{"method": "clip", "value": 10.0, "seed": k, "success": ok, "best_valid": v, "test": t}
+            for k, (ok, v, t) in enumerate([(True, 4.6, 4.5), (False, 4.7, 4.6), (True, 4.8, 4.7)])]
+    rows.append({"method": "clip", "value": 20.0, "seed": 0, "success": False, "best_valid": None, "test": None})
+    out = gru_experiments.table1_summary(rows)
+    ten = out[("clip", 10.0)]
+    assert ten["runs"] == 3 and ten["success"] == pytest.approx(2 / 3)
+    ppl = [math.exp(4.6), math.exp(4.8)]
+    assert ten["valid"][0] == pytest.approx(sum(ppl) / 2) and ten["valid"][1] == pytest.approx(abs(ppl[1] - ppl[0]) / 2)
+    assert out[("clip", 20.0)] == {"runs": 1, "success": 0.0, "valid": None, "test": None}

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from reprolib import gru as G
+from reprolib import ptb
 from reprolib.gru_stability import spectral_radius_J
-from reprolib.lm_training import explosions, lm_cost, train_language_model, update_step, upward_crossings
+from reprolib.lm_training import (Schedule, evaluate, explosions, fig1_events, lm_cost, train_epochs,
+                                  train_language_model, update_step, upward_crossings)
 from reprolib.projection import TruncatedProjection
 
 
@@ -126,6 +128,30 @@ def test_train_language_model_checks_its_arguments():
         train_language_model(model, data, 1, method="clip", lr=1.0, generator=0)
 
 
+def test_fig1_events_relates_explosions_to_crossings():
+    # a hand-made trace: the norm is 1 but for spikes at 25 (after the crossing at 24; rho then falls back),
+    # 40 (no crossing: rho stays below 1) and 52 (rho crossed at 50, stays above 1 after the update)
+    g = np.ones(60)
+    g[[25, 40, 52]] = 10.0
+    rho = np.full(61, 0.8)
+    rho[24:26] = 1.1
+    rho[50:] = 1.05
+    ev = fig1_events(g, rho, factor=3, window=20, lag=5)
+    assert ev.explosions == [25, 40, 52]
+    assert ev.crossings == [24, 50]
+    assert ev.unstable == [25, 52]
+    assert ev.followed == [24, 50]
+    assert ev.back_below == [True, False]
+    # with a lag of 1 the crossing at 50 is not followed by the explosion at 52
+    assert fig1_events(g, rho, factor=3, window=20, lag=1).followed == [24]
+    with pytest.raises(ValueError, match="rho_J"):
+        fig1_events(g, rho[:-1])
+    with pytest.raises(ValueError, match="lag"):
+        fig1_events(g, rho, lag=-1)
+    with pytest.raises(ValueError, match="grad_norm"):
+        fig1_events(np.ones((2, 2)), rho)
+
+
 def test_explosions_and_upward_crossings():
     x = np.array([1.0, 1.1, 0.9, 1.0, 5.0, 1.0, 1.2, 2.0])
     assert explosions(x, factor=3, window=3).tolist() == [4]
@@ -155,3 +181,84 @@ def test_lm_cost_mean_is_torchs_per_token_mean_and_scales_the_gradient_by_one_ov
     assert runs["mean"].grad_norm[0] == pytest.approx(runs["sum"].grad_norm[0] / 10, rel=1e-6)
     with pytest.raises(ValueError, match="reduction"):
         train_language_model(small_lm(), data, 1, method="sgd", lr=0.1, generator=gen, reduction="none")
+
+
+# ----------------------------------------------------------------------------- whole trainings
+def small_lm64(seed=0, n=8, vocab=30, dropout=0.0):
+    return G.GRULanguageModel(vocab, n, generator=torch.Generator().manual_seed(seed), dropout=dropout,
+                              dtype=torch.float64)
+
+
+def test_evaluate_is_the_cross_entropy_of_one_pass_over_the_whole_split():
+    """Carrying the state over segments of 7 equals running the whole stream in one segment."""
+    model, data = small_lm64(), lm_data(steps=50)
+    model.train()
+    with torch.no_grad():
+        model.eval()
+        logits, _ = model(data[:-1])
+    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, 30), data[1:].reshape(-1)).item()
+    model.train()
+    assert evaluate(model, data, seq_len=7) == pytest.approx(ref, rel=1e-12)
+    assert model.training  # the mode is restored
+    with pytest.raises(TypeError, match="model"):
+        evaluate(torch.nn.Linear(2, 2), data)
+
+
+def test_schedule_step_and_plateau():
+    s = Schedule(lr=1.0, factor=1.1, after=10)
+    assert [s.lr_at(e, []) for e in (0, 9)] == [1.0, 1.0]
+    assert s.lr_at(10, []) == pytest.approx(1 / 1.1) and s.lr_at(12, []) == pytest.approx(1.1 ** -3)
+    p = Schedule(lr=0.1, factor=1.25, after=2, kind="plateau", min_lr=1e-4)
+    # improvements at epochs 0 and 1, then 2 stale epochs (divide), 1 stale, an improvement, 2 stale (divide)
+    valid = [5.0, 4.0, 4.5, 4.2, 4.1, 3.9, 4.0, 3.95]
+    assert [p.lr_at(e, valid[:e]) for e in range(9)] == pytest.approx(
+        [0.1, 0.1, 0.1, 0.1, 0.08, 0.08, 0.08, 0.08, 0.064])
+    with pytest.raises(ValueError, match="valid"):
+        p.lr_at(3, valid[:2])
+    for bad in ({"factor": 0.5}, {"after": 0}, {"kind": "cosine"}, {"lr": 0.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Schedule(**{"lr": 1.0, "factor": 1.1, "after": 10, **bad})
+
+
+def test_train_epochs_one_epoch_is_train_language_model_over_every_segment():
+    """One epoch of train_epochs = train_language_model over all the segments (same masks, same updates);
+    the epoch's mean cost, the validation loss and the best model's test loss follow from it."""
+    train, valid, test = lm_data(steps=120), lm_data(steps=40), lm_data(steps=30)
+    a, b = small_lm64(dropout=0.5), small_lm64(dropout=0.5)
+    n = ptb.n_batches(train, 7, drop_last=True)
+    ref = train_language_model(a, train, n, method="clip", lr=0.5, threshold=1.0, seq_len=7,
+                               generator=torch.Generator().manual_seed(3))
+    tr = train_epochs(b, train, valid, test, 1, method="clip", schedule=Schedule(0.5, 1.1, 10), threshold=1.0,
+                      seq_len=7, generator=torch.Generator().manual_seed(3))
+    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.equal(pa, pb), na
+    (h,) = tr.history
+    assert h["train"] == pytest.approx(np.mean(ref.loss) / 7, rel=1e-12)
+    assert h["norm_max"] == pytest.approx(np.max(ref.grad_norm), rel=1e-12)
+    assert h["clipped"] == pytest.approx(np.mean(ref.grad_norm > 1.0))
+    assert h["valid"] == pytest.approx(evaluate(a, valid, 7), rel=1e-12) and tr.best_epoch == 0
+    assert tr.test == pytest.approx(evaluate(a, test, 7), rel=1e-12)
+    assert tr.initial_valid == pytest.approx(evaluate(small_lm64(dropout=0.5), valid, 7), rel=1e-12)
+    assert tr.success == (h["valid"] <= tr.initial_valid) and tr.stopped is None
+
+
+def test_train_epochs_keeps_the_best_epoch_and_applies_the_success_criterion():
+    train, valid, test = lm_data(steps=120), lm_data(steps=40), lm_data(steps=30)
+    good = train_epochs(small_lm64(), train, valid, test, 3, method="project", delta=0.2,
+                        schedule=Schedule(0.5, 1.1, 1), seq_len=7, generator=torch.Generator().manual_seed(1))
+    assert [h["lr"] for h in good.history] == pytest.approx([0.5, 0.5 / 1.1, 0.5 / 1.1 ** 2])
+    assert all(max(h["sigma1"]) <= 1.8 + 1e-9 for h in good.history)
+    best = min(range(3), key=lambda e: good.history[e]["valid"])
+    assert good.best_epoch == best and good.best_valid == good.history[best]["valid"]
+    # an absurd learning rate sends the validation loss above its initial value: the run fails
+    bad = train_epochs(small_lm64(), train, valid, test, 2, method="sgd", schedule=Schedule(300.0, 1.1, 10),
+                       seq_len=7, generator=torch.Generator().manual_seed(1))
+    assert not bad.success and (bad.stopped == "non-finite" or max(h["valid"] for h in bad.history) > bad.initial_valid)
+    stop = train_epochs(small_lm64(), train, valid, test, 5, method="sgd", seq_len=7,
+                        schedule=Schedule(0.1, 2.0, 1, kind="plateau", min_lr=0.2), generator=torch.Generator())
+    assert stop.stopped == "min_lr" and stop.history == [] and stop.test is None
+    with pytest.raises(TypeError, match="schedule"):
+        train_epochs(small_lm64(), train, valid, test, 1, method="clip", schedule=0.5, generator=torch.Generator())
+    with pytest.raises(ValueError, match="epochs"):
+        train_epochs(small_lm64(), train, valid, test, 0, method="clip", schedule=Schedule(0.5, 1.1, 1),
+                     generator=torch.Generator())
