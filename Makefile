@@ -22,12 +22,6 @@ export REPROLIB_DATA
 export PATH := $(abspath $(BIN)):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-# glibc's allocator keeps freed memory in the heap instead of returning every large tensor to the system and
-# mapping it afresh, zero-filled, at the next step: a language-model update allocates ~100 MB of logits and their
-# gradients, and with the default thresholds Chapter 8c's live runs spent half their time in page faults
-# (21.6 million minor faults against 0.2 million). Only speed changes, not a number.
-export MALLOC_MMAP_THRESHOLD_ := 4294967296
-export MALLOC_TRIM_THRESHOLD_ := 4294967296
 
 .PHONY: book chapter test regression site venv lock clean
 

@@ -3,6 +3,7 @@
     python -m reprolib.experiments kanai_readings --profile cpu   (writes results/kanai_readings_cpu.json)
     python -m reprolib.experiments kanai_fig1 --profile cpu       (writes results/kanai_fig1_cpu.json)
     python -m reprolib.experiments kanai_table1 --profile cpu     (writes results/kanai_table1_cpu.json)
+    python -m reprolib.experiments kanai_table3 --profile cpu --workers 1   (Table 3: whole-training times)
 
 Fig. 1 (§4.3): the word-level PTB language model of §4.1.1, trained for its first iterations with gradient
 clipping and with the projection P_δ, recording the gradient norm and ρ(J) at every iteration
@@ -17,7 +18,8 @@ seed start from the same weights and see the same dropout masks.
 Table 1 (§4.1.1-4.2, ``kanai_table1``): the same model trained for whole epochs
 (:func:`reprolib.lm_training.train_epochs`) with the projection at each δ and with clipping at each
 threshold; a cell is one (method, δ or threshold, seed), and every cell of a seed starts from the same
-weights and dropout masks.
+weights and dropout masks. Table 3 (§4.4, ``kanai_table3``): the same cells with the projection by the full and by
+the truncated SVD and with clipping, timed over the whole training.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ from .gru import GRULanguageModel
 PAPER_AVERAGE_NORM = 10.0
 #: Kanai §4.3, Fig. 1(a): the iterations of the explosions with clipping at 650 units
 PAPER_EXPLOSIONS = (63, 79, 141)
+#: the whole-training experiments: Table 1 (success and perplexity) and Table 3 (time), one settings class
+TABLES = ("kanai_table1", "kanai_table3")
+#: Kanai Table 3 (PTB, δ 0.2, threshold 5): the whole training's computation time in seconds
+PAPER_TABLE3 = {"project-full": 5.02e4, "project": 4.55e4, "clip": 4.96e4}
 #: Kanai Table 1 (PTB, 650 units, 5 runs): per (method, δ or threshold), the success rate and the validation
 #: and test perplexity (mean, std over the successful runs; None: "N/A", no successful run)
 PAPER_TABLE1 = {
@@ -101,24 +107,46 @@ def splits(s: settings.KanaiTable1) -> tuple[torch.Tensor, torch.Tensor, torch.T
 
 
 def table1_cell(data: dict, method: str, value: float, seed: int) -> dict:
-    """One cell of ``kanai_table1``: the model of the settings ``data`` (:meth:`Sweep.to_dict`) trained for its
-    epochs by ``method`` (``"project"`` with δ = ``value``, ``"clip"`` with threshold ``value``) from seed
+    """One cell of ``kanai_table1`` or ``kanai_table3``: the model of the settings ``data`` (:meth:`Sweep.to_dict`)
+    trained for its epochs by ``method`` (``"project"`` with δ = ``value`` by the truncated SVD,
+    ``"project-full"`` by the full SVD, ``"clip"`` with threshold ``value``) from seed
     ``seed`` (weights from ``generator(2 seed)``, dropout masks from ``generator(2 seed + 1)``). Returns
     ``{"rows", "train_seconds", "sessions"}`` with one row: the run's :class:`reprolib.lm_training.EpochTrace`."""
-    s = settings.from_dict("kanai_table1", data)
+    s = settings.from_dict("kanai_table1", data)  # kanai_table3 has the same settings class
     if s.threads:
         torch.set_num_threads(s.threads)
     net = model(s, s.reading, seed)
     train, valid, test = splits(s)
     start = time.perf_counter()
-    kw = {"delta": value} if method == "project" else {"threshold": value}
-    trace = lm_training.train_epochs(net, train, valid, test, s.epochs, method=method, schedule=s.schedule(),
+    kw = _method_args(method, value)
+    trace = lm_training.train_epochs(net, train, valid, test, s.epochs, schedule=s.schedule(),
                                      generator=profiles.generator(2 * seed + 1), seq_len=s.seq_len,
                                      reduction=s.reading.reduction, **kw)
     seconds = time.perf_counter() - start
     row = {"method": method, "value": value, "seed": seed, **dataclasses.asdict(trace)}
     return {"rows": [row], "train_seconds": round(seconds, 1),
             "sessions": [{"seconds": round(seconds, 1), "epochs": len(trace.history)}]}
+
+
+def _method_args(column: str, value: float) -> dict:
+    """The keyword arguments of :func:`reprolib.lm_training.train_epochs` for a column of Table 1 or 3."""
+    if column == "clip":
+        return {"method": "clip", "threshold": value}
+    return {"method": "project", "delta": value, "svd": "full" if column == "project-full" else "truncated"}
+
+
+def table3_times(rows: list[dict], provenance: dict) -> dict:
+    """Kanai's Table 3 from a ``kanai_table3`` results file: per column (method, value), the whole-training
+    times of its runs (seconds, :func:`table1_cell`'s ``train_seconds`` in the provenance), their mean, and the
+    ratio of that mean to clipping's."""
+    times = {}
+    for r in rows:
+        key = f"{r['method']}-{r['value']:g}_s{r['seed']}"
+        times.setdefault((r["method"], r["value"]), []).append(provenance["cells"][key]["train_seconds"])
+    clip = [v for (m, _), v in times.items() if m == "clip"]
+    base = float(np.mean(clip[0])) if clip else None
+    return {k: {"seconds": v, "mean": float(np.mean(v)), "ratio": None if base is None else float(np.mean(v)) / base}
+            for k, v in times.items()}
 
 
 def table1_summary(rows: list[dict]) -> dict:
@@ -143,7 +171,7 @@ def cells(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1) -> list
     ``kanai_fig1``), or per (method, δ or threshold, seed), keyed ``<method>-<value>_s<seed>``
     (``kanai_table1``). A cell's tag hashes the shared settings, its grid point and the code that runs it."""
     data = s.to_dict()
-    if experiment == "kanai_table1":
+    if experiment in TABLES:
         shared = {k: v for k, v in data.items() if k not in ("deltas", "thresholds")}
         shared["code"] = provenance.code_hash("gru_experiments")
         return [sweeps.Cell(f"{method}-{value:g}_s{seed}", table1_cell, (data, method, value, seed),
@@ -166,8 +194,8 @@ def cost(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, updates:
     ``iterations``. ``kanai_table1``: the time per update of one epoch of ``updates`` + 1 segments with each
     method (the projection at the first δ), × the updates of all epochs, plus the validation passes counted
     as a third of an update per segment (a forward pass)."""
-    if experiment == "kanai_table1":
-        return _table1_cost(s, updates)
+    if experiment in TABLES:
+        return _table1_cost(experiment, s, updates)
     per_iteration = {}
     train = ptb.batchify(ptb.load().train, s.batch_size)
     for method in s.methods:
@@ -183,22 +211,21 @@ def cost(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, updates:
     return {c.key: per_iteration[c.args[3]] * s.iterations / 3600 for c in cells(experiment, s)}
 
 
-def _table1_cost(s: settings.KanaiTable1, updates: int) -> dict[str, float]:
+def _table1_cost(experiment: str, s: settings.KanaiTable1, updates: int) -> dict[str, float]:
     train, valid, _ = splits(s)
     segment = s.seq_len * s.batch_size
     few = ptb.batchify(ptb.load().train[: (updates + 1) * segment + s.batch_size], s.batch_size)
     one = ptb.batchify(ptb.load().valid[: segment + s.batch_size], s.batch_size)
     per_update = {}
-    for method, value in {m: v for m, v in reversed(s.settings())}.items():
-        kw = {"delta": value} if method == "project" else {"threshold": value}
+    for column, value in {m: v for m, v in reversed(s.settings())}.items():
         begin = time.perf_counter()
-        lm_training.train_epochs(model(s, s.reading, 0), few, one, one, 1, method=method, schedule=s.schedule(),
+        lm_training.train_epochs(model(s, s.reading, 0), few, one, one, 1, schedule=s.schedule(),
                                  generator=profiles.generator(1), seq_len=s.seq_len,
-                                 reduction=s.reading.reduction, **kw)
-        per_update[method] = (time.perf_counter() - begin) / (updates + 1)
+                                 reduction=s.reading.reduction, **_method_args(column, value))
+        per_update[column] = (time.perf_counter() - begin) / (updates + 1)
     n_train = ptb.n_batches(train, s.seq_len, drop_last=True)
     n_valid = ptb.n_batches(valid, s.seq_len)
-    return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells("kanai_table1", s)}
+    return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells(experiment, s)}
 
 
 def choices(s: settings.KanaiFig1 | settings.KanaiTable1) -> dict:

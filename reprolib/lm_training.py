@@ -350,6 +350,9 @@ def fig1_events(grad_norm, rho_J, factor: float = 3.0, window: int = 20, lag: in
 # ----------------------------------------------------------------------------- whole trainings (Kanai §4.1-4.2, Tables 1-2)
 #: how a :class:`Schedule` lowers the learning rate
 SCHEDULES = ("step", "plateau")
+#: how :func:`train_epochs` computes P_δ: eq. (15) with the truncated SVD (:class:`TruncatedProjection`), or
+#: eq. (12)-(14) with a full SVD of every W_hh at every update (:func:`reprolib.projection.project_spectral_norm`)
+SVDS = ("truncated", "full")
 
 
 @dataclass(frozen=True)
@@ -450,7 +453,7 @@ class EpochTrace:
 def train_epochs(model: GRULanguageModel, train: torch.Tensor, valid: torch.Tensor, test: torch.Tensor, epochs: int, *,
                  method: str, schedule: Schedule, generator: torch.Generator, threshold: float = 5.0,
                  delta: float = 0.2, seq_len: int = 35, project_inputs: bool = False, reduction: str = "sum",
-                 progress: bool = False) -> EpochTrace:
+                 svd: str = "truncated", progress: bool = False) -> EpochTrace:
     """A whole training of Kanai §4.1: ``epochs`` passes over ``train``, each a sequence of :func:`update_step`
     with ``method`` on consecutive segments (the state carried and detached), then the validation loss; the
     learning rate follows ``schedule``; the model of the least validation loss is evaluated on ``test``.
@@ -463,6 +466,7 @@ def train_epochs(model: GRULanguageModel, train: torch.Tensor, valid: torch.Tens
         schedule: the learning rate (:class:`Schedule`).
         generator: draws the dropout masks (keyword, required).
         seq_len: BPTT length (35).
+        svd: (``"project"``) ``"truncated"`` or ``"full"`` (:data:`SVDS`; the two routes of Kanai's Table 3).
         progress: show a tqdm bar over the epochs.
     """
     epochs = _checks.positive_int("epochs", epochs)
@@ -473,10 +477,14 @@ def train_epochs(model: GRULanguageModel, train: torch.Tensor, valid: torch.Tens
     for name, split in (("valid", valid), ("test", test)):
         if not isinstance(split, torch.Tensor) or split.ndim != 2:
             raise ValueError(f"{name} must be token ids [n_steps, B], got {type(split).__name__}")
+    if svd not in SVDS:
+        raise ValueError(f"svd must be one of {SVDS}, got {svd!r}")
     Ws = model.recurrent_weights()
     params = dict(model.named_parameters())
     W_names = _names(params, Ws)
-    projections = {n: TruncatedProjection(delta) for n in W_names} if method == "project" else {}
+    full = lambda W_hat: project_spectral_norm(W_hat, delta)  # noqa: E731
+    projections = {n: TruncatedProjection(delta) if svd == "truncated" else full for n in W_names} \
+        if method == "project" else {}
     input_projections = dict.fromkeys(_names(params, model.constrained_input_weights()) if project_inputs else [],
                                       project_input_weight)
     per_token = seq_len if reduction == "sum" else 1

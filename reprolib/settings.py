@@ -412,7 +412,8 @@ class KanaiTable1(Sweep):
     ``thresholds``, ``seeds`` runs each; the learning rate is ``reading.lr`` for ``decay_after`` epochs, then
     divided by ``decay`` after each epoch (:class:`reprolib.lm_training.Schedule`, ``"step"``).
     ``train_tokens`` and ``eval_tokens`` cut the training and the validation and test splits to their first
-    tokens (0: the whole split)."""
+    tokens (0: the whole split). ``svds``: the routes of P_δ each δ is trained with
+    (:data:`reprolib.lm_training.SVDS`; Table 1: the truncated SVD; Table 3, ``kanai_table3``, compares both)."""
 
     dtype: str
     n_hidden: int
@@ -427,6 +428,7 @@ class KanaiTable1(Sweep):
     reading: Reading
     train_tokens: int
     eval_tokens: int
+    svds: tuple = ("truncated",)
 
     def __post_init__(self):
         super().__post_init__()
@@ -449,8 +451,12 @@ class KanaiTable1(Sweep):
         for d in self.deltas:
             if d >= 2:
                 raise ValueError(f"deltas entries must be in (0, 2), got {d}")
+        if not isinstance(self.svds, (list, tuple)) or not self.svds or len(set(self.svds)) != len(self.svds):
+            raise ValueError(f"svds must be a non-empty list of distinct names, got {self.svds!r}")
+        for v in self.svds:
+            _one_of("svds entries", v, lm_training.SVDS)
         reading = self.reading if isinstance(self.reading, Reading) else profiles.typed(Reading, self.reading, "reading")
-        self._set(deltas=tuple(float(x) for x in self.deltas), thresholds=tuple(float(x) for x in self.thresholds),
+        self._set(svds=tuple(self.svds), deltas=tuple(float(x) for x in self.deltas), thresholds=tuple(float(x) for x in self.thresholds),
                   reading=reading)
         self.schedule()  # checks decay
 
@@ -460,13 +466,16 @@ class KanaiTable1(Sweep):
         return lm_training.Schedule(self.reading.lr, self.decay, self.decay_after, "step")
 
     def settings(self) -> list[tuple[str, float]]:
-        """The columns of the table: ``("project", δ)`` for every δ, then ``("clip", threshold)``."""
-        return [("project", d) for d in self.deltas] + [("clip", t) for t in self.thresholds]
+        """The columns of the table: ``("project", δ)`` for every δ (``("project-full", δ)`` too when ``svds``
+        holds ``"full"``), then ``("clip", threshold)``."""
+        names = {"truncated": "project", "full": "project-full"}
+        return [(names[v], d) for d in self.deltas for v in self.svds] + [("clip", t) for t in self.thresholds]
 
 
 #: each experiment's settings class
 EXPERIMENTS = {"fig7": Fig7, "tables": Tables, "music": Natural, "chars": Natural, "kanai_readings": KanaiFig1,
-               "kanai_fig1": KanaiFig1, "kanai_table1": KanaiTable1}
+               "kanai_fig1": KanaiFig1, "kanai_table1": KanaiTable1,
+               "kanai_table3": KanaiTable1}
 
 
 def _class(experiment: str):

@@ -132,3 +132,21 @@ def test_table1_summary_counts_successes_and_averages_perplexity_over_them():
     ppl = [math.exp(4.6), math.exp(4.8)]
     assert ten["valid"][0] == pytest.approx(sum(ppl) / 2) and ten["valid"][1] == pytest.approx(abs(ppl[1] - ppl[0]) / 2)
     assert out[("clip", 20.0)] == {"runs": 1, "success": 0.0, "valid": None, "test": None}
+
+
+# ----------------------------------------------------------------------------- Table 3
+def test_table3_times_the_three_columns_of_the_paper(tmp_path):
+    s = settings.load("kanai_table3", "paper")
+    assert s.settings() == [("project", 0.2), ("project-full", 0.2), ("clip", 5.0)]
+    assert {m for m, _ in s.settings()} == set(gru_experiments.PAPER_TABLE3)
+    with pytest.raises(ValueError, match="svds"):
+        dataclasses.replace(s, svds=("truncated", "randomized"))
+    args = ["kanai_table3", "--profile", "ci", "--workers", "0", "--results-dir", str(tmp_path), "--no-progress"]
+    assert experiments.main(args) == 0
+    res = json.loads((tmp_path / "kanai_table3_ci.json").read_text())
+    times = gru_experiments.table3_times(res["runs"], res["provenance"])
+    assert set(times) == set(s.settings()) and times[("clip", 5.0)]["ratio"] == 1.0
+    full, trunc = (next(r for r in res["runs"] if r["method"] == m) for m in ("project-full", "project"))
+    assert full["test"] == pytest.approx(trunc["test"], rel=1e-9)  # the same training by both routes
+    cell = res["provenance"]["cells"]["project-full-0.2_s0"]["train_seconds"]
+    assert times[("project-full", 0.2)]["mean"] == cell

@@ -262,3 +262,19 @@ def test_train_epochs_keeps_the_best_epoch_and_applies_the_success_criterion():
     with pytest.raises(ValueError, match="epochs"):
         train_epochs(small_lm64(), train, valid, test, 0, method="clip", schedule=Schedule(0.5, 1.1, 1),
                      generator=torch.Generator())
+
+
+def test_train_epochs_full_and_truncated_svd_give_the_same_training():
+    """P_δ by eq. (15) with the truncated SVD equals eq. (12)-(14) with the full SVD (Lemma 6 picks every
+    singular value above 2 - δ), so the two routes train the same model."""
+    train, valid, test = lm_data(steps=120), lm_data(steps=40), lm_data(steps=30)
+    runs = {svd: train_epochs(small_lm64(), train, valid, test, 2, method="project", delta=1.2, svd=svd,
+                              schedule=Schedule(3.0, 1.1, 5), seq_len=7, generator=torch.Generator().manual_seed(4))
+            for svd in ("truncated", "full")}
+    a, b = runs["truncated"], runs["full"]
+    assert max(a.history[-1]["sigma1"]) == pytest.approx(0.8, abs=1e-9)  # active: the orthogonal W_hh has sigma1 1
+    assert [h["valid"] for h in a.history] == pytest.approx([h["valid"] for h in b.history], rel=1e-9)
+    assert a.test == pytest.approx(b.test, rel=1e-9)
+    with pytest.raises(ValueError, match="svd"):
+        train_epochs(small_lm64(), train, valid, test, 1, method="project", svd="randomized",
+                     schedule=Schedule(1.0, 1.1, 5), seq_len=7, generator=torch.Generator())

@@ -30,10 +30,12 @@ PAPER_SMOKE_OVERRIDES = {
     # the papers' models at their sizes, one seed, one epoch; one model per experiment, and a slice of the text
     "08b_natural": {"music_overrides": {"seeds": 1, "epochs": 1}, "chars_overrides": {"seeds": 1, "epochs": 1, "text_chars": 2000},
                     "only_models": ["main_JSB_Chorales", "supplement_PTB"]},
-    # the paper's size (650 units, every reading), one seed, two iterations
-    "08c_gru_experiments": {"readings_overrides": {"seeds": 1, "iterations": 2},
+    # the paper's size (650 units), one seed, two iterations; every reading with clipping only; one column of Table 1
+    "08c_gru_experiments": {"readings_overrides": {"seeds": 1, "iterations": 2, "methods": ["clip"]},
                             "fig1_overrides": {"seeds": 1, "iterations": 2},
-                            "table1_overrides": {"seeds": 1, "epochs": 1, "train_tokens": 2820, "eval_tokens": 1420}},
+                            "table1_overrides": {"seeds": 1, "epochs": 1, "train_tokens": 2820, "eval_tokens": 1420,
+                                                 "deltas": [0.2], "thresholds": []},
+                            "table3_overrides": {"epochs": 1, "train_tokens": 2820, "eval_tokens": 1420}},
 }
 
 
