@@ -69,7 +69,7 @@ live_fig1 = dataclasses.replace(settings.load("kanai_fig1", profile), **fig1_ove
 
 
 def load_committed(experiment):
-    """The committed run of ``experiment`` at ``committed`` (its rows and settings), or ``None``."""
+    """The committed run of ``experiment`` at ``committed`` (its rows, settings and provenance), or ``None``."""
     res = experiments.load_results(experiment, committed)
     if res is None:
         print(f"No committed `{committed}` run of {experiment} yet: `python -m reprolib.experiments {experiment} "
@@ -78,7 +78,7 @@ def load_committed(experiment):
     p = res["provenance"]
     print(f"{experiment}: {p['command']} at commit {p['git_commit'][:10]}, finished {p['finished']}; "
           f"{p['train_seconds_total'] / 3600:.2f} worker-hours on {p['workers']}")
-    return res["runs"], settings.recorded(experiment, p)
+    return res["runs"], settings.recorded(experiment, p), p
 
 
 def scale(rows, s):
@@ -134,7 +134,7 @@ def show_readings(rows, s):
 
 
 if committed_readings is not None:
-    readings_rows, readings_s = committed_readings
+    readings_rows, readings_s, _ = committed_readings
     print(f"{readings_s.n_hidden} units, {readings_s.iterations} iterations, clipping at {readings_s.threshold:g}, "
           f"seed 0; the paper: average norm 'about 10' ({gru_experiments.PAPER_AVERAGE_NORM:g})")
     show_readings(readings_rows, readings_s)
@@ -222,7 +222,7 @@ def fig1_lines(rows, s):
 
 
 if committed_fig1 is not None:
-    fig1_rows, fig1_s = committed_fig1
+    fig1_rows, fig1_s, _ = committed_fig1
     fig1_seeds = fig1_lines(fig1_rows, fig1_s)
 
 # %% [markdown]
@@ -236,8 +236,7 @@ def plot_fig1(panels, label, text, **sizes):
     for row, (title, runs, s) in zip(axes, panels):
         st = scale(runs, s)
         for ax, r in zip(row, runs):
-            g = np.array([np.nan if v is None else v for v in r["grad_norm"]], dtype=float)
-            rho = np.array([np.nan if v is None else v for v in r["rho_J"]], dtype=float)
+            g, rho = gru_experiments.as_array(r["grad_norm"]), gru_experiments.as_array(r["rho_J"])
             ex = st[(r["reading"], r["method"], r["seed"])]["explosions"]
             top = np.nanmax(g)
             ax.plot(g / top, color="tab:blue", lw=0.8, label=f"gradient norm / its maximum ({top:.0f})")
@@ -384,7 +383,7 @@ def show_table1(rows, who):
 
 
 if committed_table1 is not None:
-    table1_rows, table1_s = committed_table1
+    table1_rows, table1_s, _ = committed_table1
     show_table1(table1_rows, committed)
 
 # %% [markdown]
@@ -490,9 +489,9 @@ def show_table3(rows, prov, who):
 
 
 if committed_table3 is not None:
-    table3_rows, table3_s = committed_table3
-    show_table3(table3_rows, experiments.load_results("kanai_table3", committed)["provenance"], committed)
-    t3 = gru_experiments.table3_times(table3_rows, experiments.load_results("kanai_table3", committed)["provenance"])
+    table3_rows, _, table3_prov = committed_table3
+    show_table3(table3_rows, table3_prov, committed)
+    t3 = gru_experiments.table3_times(table3_rows, table3_prov)
     r_trunc, r_full = t3[("project", 0.2)]["ratio"], t3[("project-full", 0.2)]["ratio"]
     check("8c.4-table3-truncated", "Table 3: a training with the truncated projection takes at most the time of "
           "clipping (ratio <= 1.05)", r_trunc <= 1.05, source="Kanai §4.4, Table 3", expected=stated("8c.4-table3-truncated"),

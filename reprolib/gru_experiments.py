@@ -67,6 +67,17 @@ def model(s: settings.KanaiFig1, reading: settings.Reading, seed: int) -> GRULan
                             dtype=getattr(torch, s.dtype), device=profiles.pick_device(s.device))
 
 
+def as_array(values, missing: float = math.nan) -> np.ndarray:
+    """A row's per-iteration list (``None`` where JSON holds NaN, :func:`_listed`) as a float array, ``None`` as
+    ``missing``."""
+    return np.array([missing if v is None else v for v in values], dtype=float)
+
+
+def table_key(method: str, value: float, seed: int) -> str:
+    """The key of a ``kanai_table1``/``kanai_table3`` cell (and of its entry in a results file's provenance)."""
+    return f"{method}-{value:g}_s{seed}"
+
+
 def _listed(x) -> list:
     """An array as JSON data, NaN as ``None``."""
     return [None if isinstance(v, float) and math.isnan(v) else v for v in np.asarray(x, dtype=float).tolist()]
@@ -141,7 +152,7 @@ def table3_times(rows: list[dict], provenance: dict) -> dict:
     ratio of that mean to clipping's."""
     times = {}
     for r in rows:
-        key = f"{r['method']}-{r['value']:g}_s{r['seed']}"
+        key = table_key(r["method"], r["value"], r["seed"])
         times.setdefault((r["method"], r["value"]), []).append(provenance["cells"][key]["train_seconds"])
     clip = [v for (m, _), v in times.items() if m == "clip"]
     base = float(np.mean(clip[0])) if clip else None
@@ -174,7 +185,7 @@ def cells(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1) -> list
     if experiment in TABLES:
         shared = {k: v for k, v in data.items() if k not in ("deltas", "thresholds")}
         shared["code"] = provenance.code_hash("gru_experiments")
-        return [sweeps.Cell(f"{method}-{value:g}_s{seed}", table1_cell, (data, method, value, seed),
+        return [sweeps.Cell(table_key(method, value, seed), table1_cell, (data, method, value, seed),
                             sweeps.tag([shared, method, value, seed]))
                 for method, value in s.settings() for seed in range(s.seeds)]
     shared = {k: v for k, v in data.items() if k not in ("readings", "methods")}
@@ -252,8 +263,8 @@ def largest_at_unstable(rows: list[dict], k: int = 10) -> dict:
     k = _checks.positive_int("k", k)
     out = {}
     for r in rows:
-        g = np.array([-np.inf if v is None else v for v in r["grad_norm"]], dtype=float)
-        rho = np.array([np.nan if v is None else v for v in r["rho_J"]], dtype=float)[: len(g)]
+        g = as_array(r["grad_norm"], -np.inf)
+        rho = as_array(r["rho_J"])[: len(g)]
         top = np.argsort(g, kind="stable")[::-1][:k]
         out[(r["reading"], r["method"], r["seed"])] = int((rho[top] > 1).sum())
     return out
@@ -268,8 +279,7 @@ def gradient_scale(rows: list[dict], threshold: float, factor: float = 3.0, wind
     threshold = float(threshold)
     out = {}
     for r in rows:
-        g = np.array([np.nan if v is None else v for v in r["grad_norm"]], dtype=float)
-        rho = np.array([np.nan if v is None else v for v in r["rho_J"]], dtype=float)
+        g, rho = as_array(r["grad_norm"]), as_array(r["rho_J"])
         ev = lm_training.fig1_events(g, rho, factor, window, lag)
         out[(r["reading"], r["method"], r["seed"])] = {
             "mean": float(np.nanmean(g)), "median": float(np.nanmedian(g)), "max": float(np.nanmax(g)),

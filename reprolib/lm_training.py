@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -318,11 +318,11 @@ class Fig1Events:
         back_below: for each of ``unstable``, whether ρ(J) is below 1 after that iteration's update.
     """
 
-    explosions: list = field(default_factory=list)
-    crossings: list = field(default_factory=list)
-    unstable: list = field(default_factory=list)
-    followed: list = field(default_factory=list)
-    back_below: list = field(default_factory=list)
+    explosions: list
+    crossings: list
+    unstable: list
+    followed: list
+    back_below: list
 
 
 def fig1_events(grad_norm, rho_J, factor: float = 3.0, window: int = 20, lag: int = 5) -> Fig1Events:
