@@ -126,7 +126,7 @@ def exploding_network(sigma, centred):
 runs = {"tanh": exploding_network("tanh", False), "sigmoid": exploding_network("sigmoid", True)}
 for name, r in runs.items():
     print(f"{name:7s}: rho(W_rec) = {linear.spectral_radius(r['net'].W_rec):.2f}, draw {r['attempt']}, "
-          f"long-term contributions grow at {r['rate']:.4f} per step")
+          f"long-term contributions grow at ≈{r['rate']:.4f} per step")
 
 # %%
 net, r = runs["tanh"]["net"], runs["tanh"]
@@ -147,12 +147,12 @@ zero_lhs, rhs = abs(u_image @ Ji @ vi).item() < 1e-12, abs(u_image @ vi).item()
 check("2.1-eq9-nonstrict", "a u orthogonal to J_i v only makes the left side of eq. (9) 0 and the right side positive, "
       "so eq. (9) fails for every alpha > 0, even with '>='", zero_lhs and rhs > 1e-12, source="Pascanu eq. 9",
       kind="identity", verdict="paper wrong", deviation="B1",
-      line=f"  u orthogonal to J_i v only : |u^T J_i v| < 1e-12: {zero_lhs}, |u^T v| = {rhs:.4f}  "
+      line=f"  u orthogonal to J_i v only : |u^T J_i v| < 1e-12: {zero_lhs}, |u^T v| = ≈{rhs:.4f}  "
            "-> eq. (9) fails for every alpha > 0, even with '>='")
 check("2.1-eq9-fixed-v", "a fixed v can meet eq. (9) with '>=' along a trajectory: J_i carries the direction close to itself "
       "(median |cos(v_(i-1), v_i)| > 0.5)", turn > 0.5, source="Pascanu eq. 9", expected=False, verdict="paper wrong",
       deviation="B1", paper="v expanded by the J_i (eq. 9)", ours=f"median |cos| = {turn:.3f}",
-      line=f"  the carried direction turns at every step: median |cos(v_(i-1), v_i)| = {turn:.3f}")
+      line=f"  the carried direction turns at every step: median |cos(v_(i-1), v_i)| = ≈{turn:.3f}")
 
 # %% [markdown]
 # **Verdict.** Eq. (9) as printed cannot be met by any Jacobian of a network with two or more units, and the
@@ -224,10 +224,10 @@ for name, r in runs.items():
     check(f"2.2-p-bounded-{name}", f"{name}: |P| stays bounded as l grows, as eq. (13) assumes "
           f"(|P|/l < 0.05 at l = {T_bound})", P_share < 0.05, source="Pascanu eq. 13", expected=False,
           verdict="paper wrong", deviation="B3", paper="|P| bounded", ours=f"|P|/l = {P_share:.3f}",
-          line=f"  at l = {T_bound}: |P|/l = {P_share:.3f}, alpha = {e['alpha'][0].item():.4f}, "
-               f"beta = {e['beta'][0].item():.4f}")
-    line = (f"  growth rate per step of ||g_k||: {rate['log_contribution']:.4f}, of the bound: {rate['log_bound']:.4f}, "
-            f"of C_k: {rate['log_C']:.4f}, of gamma_k: {rate['log_gamma']:.4f}")
+          line=f"  at l = {T_bound}: |P|/l = ≈{P_share:.3f}, alpha = ≈{e['alpha'][0].item():.4f}, "
+               f"beta = ≈{e['beta'][0].item():.4f}")
+    line = (f"  growth rate per step of ||g_k||: ≈{rate['log_contribution']:.4f}, of the bound: ≈{rate['log_bound']:.4f}, "
+            f"of C_k: ≈{rate['log_C']:.4f}, of gamma_k: ≈{rate['log_gamma']:.4f}")
     check(f"2.2-bound-grows-{name}", f"{name}: the bound C_k alpha^(l-|P|) of eq. (13) grows exponentially with l (rate > 0)",
           rate["log_bound"] > 0, source="Pascanu eq. 13", expected=False, verdict="paper wrong", deviation="B3",
           paper="grows exponentially", ours=f"{rate['log_bound']:.4f} per step (||g_k||: {rate['log_contribution']:.4f})",
@@ -281,13 +281,13 @@ for name, e in eq13.items():
           f"(||g_k|| within a factor 10 of the bound at l = {T_bound})", gap_end < 1, source="Pascanu §2.3", expected=False,
           verdict="paper wrong", deviation="B4", paper="tight", ours=f"log10(||g_k|| / bound) = {gap_end:.2f}",
           line=f"{name}: log10(||g_k|| / bound) at l = 50, 100, {T_bound}: "
-               f"{gap[49].item():.2f}, {gap[99].item():.2f}, {gap_end:.2f}")
+               f"≈{gap[49].item():.2f}, ≈{gap[99].item():.2f}, ≈{gap_end:.2f}")
     cos_v = e["cos"][: T_bound - 49].median().item()
     check(f"2.2-along-v-{name}", f"{name}: the error delta_k lies along v_k, so the gradient is approximately "
           "C_k alpha^(l-|P|) v (median |cos(delta_k, v_k)| over l >= 50 > 0.5)", cos_v > 0.5, source="Pascanu §2.3",
           expected=False, verdict="paper wrong", deviation="B4", paper="gradient along v",
           ours=f"median |cos| = {cos_v:.3f} (random directions: {cos_random:.3f})",
-          line=f"  median |cos(delta_k, v_k)| over l >= 50: {cos_v:.3f} (random directions in R^{n_hidden}: {cos_random:.3f})")
+          line=f"  median |cos(delta_k, v_k)| over l >= 50: ≈{cos_v:.3f} (random directions in R^{n_hidden}: {cos_random:.3f})")
 
 # %% [markdown]
 # **Verdict.** Not confirmed: the gap widens linearly in $l$ on the log scale, so the bound does not become
@@ -324,7 +324,7 @@ for name, r in runs.items():  # the steps after the washout (x_0 = 0 gives rho_s
                f"max over the trajectory of rho_sigma' < gamma: {below_gamma}")
     alpha_norm, above_rho = bool((alphas <= norm_J * (1 + 1e-12)).all()), (alphas > rho_J).double().mean().item()
     line = (f"  alpha_i <= ||J_i||_2 at every step: {alpha_norm}; "
-            f"alpha_i > rho(J_i) at {100 * above_rho:.1f}% of the steps")
+            f"alpha_i > rho(J_i) at ≈{100 * above_rho:.1f}% of the steps")
     check(f"2.3-alpha-norm-{name}", f"{name}: alpha_i <= ||J_i||_2 at every step", alpha_norm,
           source="Pascanu §2.3", kind="identity", deviation="B5", line=line)
     check(f"2.3-alpha-rho-{name}", f"{name}: alpha_i <= rho(J_i) at every step (alpha bounded by the spectral radius)",
@@ -332,7 +332,7 @@ for name, r in runs.items():  # the steps after the washout (x_0 = 0 gives rho_s
           paper="alpha <= rho(J_i)", ours=f"alpha_i > rho(J_i) at {100 * above_rho:.1f}% of the steps", line=line, show=False)
     over_product = (rho_J > linear.spectral_radius(net.W_rec) * rho_sp * (1 + 1e-12)).double().mean().item()
     norm_bound = bool((norm_J <= torch.linalg.matrix_norm(net.W_rec, 2) * GAMMA[net.sigma] * (1 + 1e-12)).all())
-    line = (f"  rho(J_i) > rho(W_rec) rho_sigma' at {100 * over_product:.1f}% "
+    line = (f"  rho(J_i) > rho(W_rec) rho_sigma' at ≈{100 * over_product:.1f}% "
             f"of the steps; ||J_i||_2 <= ||W_rec||_2 gamma at every step: {norm_bound}")
     check(f"2.3-jacobian-norm-{name}", f"{name}: ||J_i||_2 <= ||W_rec||_2 gamma at every step", norm_bound,
           source="Pascanu §2.3", kind="identity", deviation="B5", line=line)
@@ -436,7 +436,7 @@ for name, s in sweep.items():
     n_grew = int(grew[below].sum())
     first_half = f"{half[0]:.2f}" if half.size else "none in the sweep"
     line = (f"{name:18s}: networks with rho(W_rec) gamma < 1 that grew: {n_grew} of {grew[below].size} "
-            f"(max rate {s['rates'][below].max():.3f}); first rho gamma where half or more grow: " + first_half)
+            f"(max rate ≈{s['rates'][below].max():.3f}); first rho gamma where half or more grow: " + first_half)
     key = name.replace(", ", "-").replace(" ", "-")
     check(f"2.4-gaussian-below-{key}",
           f"{name}: no random Gaussian network with rho(W_rec) gamma < 1 grew", n_grew == 0, source="Pascanu §2.3",
@@ -496,7 +496,7 @@ for name, s in nn.items():
           int(grew.sum()) == 0, source="Pascanu §2.3", expected=False, verdict="paper wrong", deviation="B6",
           paper="none grow", ours=f"{int(grew.sum())} of {grew.size} grew",
           line=f"{name:18s}: rho(W_rec) gamma = {rho_gamma_nn}, grew: {int(grew.sum())} of {grew.size} "
-               f"(max rate {s['rates'].max():.3f} per step)")
+               f"(max rate ≈{s['rates'].max():.3f} per step)")
 all_rates = np.concatenate([s["rates"].ravel() for s in (*sweep.values(), *nn.values())])
 all_norms = np.concatenate([s["norms"].ravel() for s in (*sweep.values(), *nn.values())])
 check("2.4-rate-below-norm", f"every measured rate <= log(||W_rec||_2 gamma) ({all_rates.size} networks)",
@@ -579,8 +579,8 @@ caption("2.4", "Input scales from 0.1 to the maximum drive the units into satura
 for name, s in sat.items():
     corr = {key: np.corrcoef(s["saturated"], s[key])[0, 1] for key in ("x_form", "h_form")}
     key = name.replace(", ", "-").replace(" ", "-")
-    line = (f"{name}: correlation of saturation with ||d+x_k/dW_rec|| (eq. 2): {corr['x_form']:+.3f}, "
-            f"with ||d+h_k/dW_rec|| (h-form): {corr['h_form']:+.3f}")
+    line = (f"{name}: correlation of saturation with ||d+x_k/dW_rec|| (eq. 2): ≈{corr['x_form']:+.3f}, "
+            f"with ||d+h_k/dW_rec|| (h-form): ≈{corr['h_form']:+.3f}")
     check(f"2.5-saturation-x-{key}", f"{name}: saturation shrinks ||d+x_k/dW_rec|| in eq. (2) "
           "(correlation with the fraction of saturated units < 0)", bool(corr["x_form"] < 0), source="Pascanu §2.3",
           expected=False, verdict="paper wrong", deviation="B8", paper="saturation shrinks d+x_k/dtheta",
@@ -589,13 +589,13 @@ for name, s in sat.items():
           "(correlation with the fraction of saturated units < -0.5)", bool(corr["h_form"] < -0.5), source="Pascanu §2.3",
           verdict="reproduced qualitatively", deviation="B8", ours=f"correlation {corr['h_form']:+.3f}", line=line,
           show=False)
-    print(f"  relative size over the sweep: eq. (2) from {s['x_form'].min():.3f} to {s['x_form'].max():.3f}, "
-          f"h-form from {s['h_form'].min():.3f} to {s['h_form'].max():.3f}")
+    print(f"  relative size over the sweep: eq. (2) from ≈{s['x_form'].min():.3f} to ≈{s['x_form'].max():.3f}, "
+          f"h-form from ≈{s['h_form'].min():.3f} to ≈{s['h_form'].max():.3f}")
     print("  input scale  saturated  rate    |P|/l  log alpha  log beta  bound rate")
     for scale in scales:
         m = s["scale"] == scale
-        print(f"  {scale:11.3f}  {s['saturated'][m].mean():9.3f}  {s['rate'][m].mean():6.3f}  {s['P'][m].mean():5.3f}  "
-              f"{np.log(s['alpha'][m]).mean():9.4f}  {np.log(s['beta'][m]).mean():8.3f}  {s['bound_rate'][m].mean():10.3f}")
+        print(f"  {scale:11.3f}  ≈{s['saturated'][m].mean():8.3f}  ≈{s['rate'][m].mean():5.3f}  ≈{s['P'][m].mean():4.3f}  "
+              f"≈{np.log(s['alpha'][m]).mean():8.4f}  ≈{np.log(s['beta'][m]).mean():7.3f}  ≈{s['bound_rate'][m].mean():9.3f}")
     decays, below_rate = bool((s["bound_rate"] < 0).all()), bool((s["bound_rate"] < s["rate"]).all())
     line = (f"  the bound decays (rate < 0) on every trajectory: {decays}; "
             f"it is below the actual rate on every trajectory: {below_rate}")

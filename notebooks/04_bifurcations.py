@@ -86,8 +86,10 @@ dev, gen, randn = chapter.device, chapter.gen, chapter.randn
 
 
 def fmt(v, spec="8.4f"):
-    """A tensor printed as a short list."""
-    return "[" + ", ".join(f"{x:{spec}}" for x in torch.as_tensor(v).tolist()) + "]"
+    """A tensor printed as a short list (a value that prints as zero prints without a sign: the sign of a zero
+    coordinate is round-off)."""
+    text = [f"{x:{spec}}" for x in torch.as_tensor(v).tolist()]
+    return "[" + ", ".join(f"{0.0:{spec}}" if float(t) == 0 else t for t in text) + "]"
 
 
 # %% [markdown]
@@ -454,7 +456,7 @@ check("4.5-x0-above-fold", f"bifurcation, x0 = {x0_bif} > x*(b2) = {x_fold[1].it
 print("      t   (b2 - spike) t^2   peak |dx_t/db|   exponent vs previous t")
 for k, (t, b_s, peak) in enumerate(law):
     expo = f"{math.log(peak / law[k - 1][2]) / math.log(t / law[k - 1][0]):.4f}" if k else ""
-    row = f"   {t:5d}   {(b2 - b_s) * t**2:16.4f}   {peak:14.6e}   {expo}"
+    row = f"   {t:5d}   ≈{(b2 - b_s) * t**2:15.4f}   ≈{peak:13.6e}   {expo}"  # ≈: b2 - b_s cancels, times t^2
     print(row)
 (t_a, _, p_a), (t_b, b_last, p_b) = law[-2], law[-1]
 expo_last = math.log(p_b / p_a) / math.log(t_b / t_a)

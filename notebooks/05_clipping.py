@@ -116,7 +116,7 @@ for t in tqdm(range(updates), desc="training run", mininterval=300):
 norms = np.array(norms)
 wrong = eng.evaluate(n_test)[0].item()
 print(f"{updates} updates: non-finite fallbacks {sum(fallbacks)}, rho(W_rec) at the end "
-      f"{spectral_radius(eng.params(0)['W_rec'].double()):.4f}, test error {wrong / n_test:.3f} on {n_test} sequences "
+      f"≈{spectral_radius(eng.params(0)['W_rec'].double()):.4f}, test error ≈{wrong / n_test:.3f} on {n_test} sequences "
       f"(chance: 0.750)")
 n_spikes = int((norms >= threshold).sum())
 spike_ratio = norms.max() / np.median(norms)  # NaN if a norm was not finite: the check then fails
@@ -125,8 +125,8 @@ check("5.1-rare-spikes", f"the gradient norm is low most of the time, with rare 
       bool(spike_ratio > 10 and n_spikes < 0.01 * updates), source="Pascanu supp. Fig. 1",
       verdict="reproduced qualitatively", deviation="K1", paper="average just below 1, spikes up to a step of size 1e9",
       ours=f"largest {norms.max():.1f} = {spike_ratio:.0f} x the median; {n_spikes} of {updates} updates >= {threshold:g}",
-      line=f"largest gradient norm {norms.max():.4f} at update {norms.argmax() + 1}; "
-      f"updates with norm >= threshold {threshold}: {(norms >= threshold).sum()}")
+      line=f"largest gradient norm ≈{norms.max():.4f} at update ≈{norms.argmax() + 1}; "
+      f"updates with norm >= threshold {threshold}: ≈{(norms >= threshold).sum()}")
 
 # %% tags=["hide-input"]
 t_max = int(norms.argmax())
@@ -173,20 +173,20 @@ clipped = {k.split("@")[1]: v for k, v in stats.items() if "@" in k}  # fraction
 check("5.2-narrow-bulk", "the bulk of the gradient norm's distribution is narrow (90th percentile < 3 x the median)",
       stats["p90"] < 3 * stats["median"], source="Pascanu supp. §2.1", verdict="reproduced qualitatively",
       deviation="K2", paper="average just below 1, peaks at 4 or 6", ours=f"p90 / median = {stats['p90'] / stats['median']:.2f}",
-      line="gradient norm over the run: " + ", ".join(f"{k} {v:.4f}" for k, v in stats.items() if "@" not in k))
+      line="gradient norm over the run: " + ", ".join(f"{k} ≈{v:.4f}" for k, v in stats.items() if "@" not in k))
 check("5.2-thresholds-rare", "a threshold a few times the median norm clips only rare updates (each threshold of the "
       "paper's grid, 1, 4 and 6, clips fewer than 5 % of the updates)", max(clipped.values()) < 0.05,
       source="Pascanu §3.2", verdict="reproduced qualitatively", deviation="K2",
       ours=", ".join(f"{k}: {v:.4f}" for k, v in clipped.items()),
-      line="fraction of updates clipped: " + ", ".join(f"threshold {k}: {v:.4f}" for k, v in clipped.items()))
+      line="fraction of updates clipped: " + ", ".join(f"threshold {k}: ≈{v:.4f}" for k, v in clipped.items()))
 run_mean = np.convolve(norms, np.ones(window) / window, mode="valid")  # mean over the last `window` updates
 check("5.2-mean-unstable", f"the average norm depends on the spikes it contains: the running mean over {window} updates "
       "varies by more than a factor 2 along the run, and the tail pulls the run's mean above its median",
       bool(run_mean.max() > 2 * run_mean.min() and stats["mean"] > stats["median"]), source="Pascanu §3.2",
       verdict="reproduced qualitatively", deviation="K2",
       ours=f"running mean max / min = {run_mean.max() / run_mean.min():.1f}, mean / median = {stats['mean'] / stats['median']:.2f}",
-      line=f"running mean over {window} updates: from {run_mean.min():.4f} to {run_mean.max():.4f}; "
-      f"mean / median of the run: {stats['mean'] / stats['median']:.4f}")
+      line=f"running mean over {window} updates: from ≈{run_mean.min():.4f} to ≈{run_mean.max():.4f}; "
+      f"mean / median of the run: ≈{stats['mean'] / stats['median']:.4f}")
 
 # %% tags=["hide-input"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
@@ -242,21 +242,21 @@ for s in gains:
 eng.set_params(0, W_rec=W_end)
 finite = [g for g in scaled if not clipping.needs_fallback(clipping.total_norm(g))]  # the others go to the fallback
 grads = sampled + finite
-print(f"{len(sampled)} gradients sampled along the run, {len(finite)} (of {len(scaled)}) finite ones of the scaled networks "
-      f"(rho(W_rec) up to {gain_max * spectral_radius(W_end.double()):.4f})")
+print(f"{len(sampled)} gradients sampled along the run, ≈{len(finite)} (of {len(scaled)}) finite ones of the scaled networks "
+      f"(rho(W_rec) up to ≈{gain_max * spectral_radius(W_end.double()):.4f})")
 res = {c: clip_stats.clipped_cosines(grads, c) for c in (threshold, 1.0)}
 for c, r in res.items():
     by_norm = r["norm"] >= c
     by_elem = r["cos_elem"] < 1 - 1e-9  # some entry was clamped
-    print(f"threshold {c:g}: clipped by norm {by_norm.sum()}/{len(grads)}, changed element-wise {by_elem.sum()}/{len(grads)}")
+    print(f"threshold {c:g}: clipped by norm ≈{by_norm.sum()}/≈{len(grads)}, changed element-wise ≈{by_elem.sum()}/≈{len(grads)}")
     check(f"5.3-norm-direction-{c:g}", f"norm clipping at threshold {c:g} keeps the direction of every gradient "
           "(min cos(clipped, g) > 1 - 1e-6)", bool(r["cos_norm"].min() > 1 - 1e-6), source="Pascanu §3.2",
           kind="identity", line=f"  norm clipping: min cos(clipped, g) = {r['cos_norm'].min():.6f}")
     if by_elem.any():
         descent = bool((r["cos_elem"] > 0).all())
-        line = (f"  element-wise:  cos(clipped, g) of the changed ones: min {r['cos_elem'][by_elem].min():.4f}, median "
-                f"{np.median(r['cos_elem'][by_elem]):.4f}; all > 0 (descent): {descent}; "
-                f"step length / norm-clipped step length up to {r['length_ratio'].max():.4f}")
+        line = (f"  element-wise:  cos(clipped, g) of the changed ones: min ≈{r['cos_elem'][by_elem].min():.4f}, median "
+                f"≈{np.median(r['cos_elem'][by_elem]):.4f}; all > 0 (descent): {descent}; "
+                f"step length / norm-clipped step length up to ≈{r['length_ratio'].max():.4f}")
         # clamping keeps the sign of every entry, so <g, clamp(g)> > 0: a theorem, against what the paper implies
         check(f"5.3-elementwise-descent-{c:g}", f"element-wise clipping at threshold {c:g} gives a descent direction",
               descent, source="Pascanu §3.2", kind="identity", verdict="paper wrong", deviation="K3", line=line)
@@ -400,15 +400,15 @@ caption("5.4", f"The gradient norm on fresh minibatches of length {overflow_leng
 
 # %%
 eta = clip_stats.effective_lr(norms, lr, threshold)
-print(f"updates with a reduced learning rate: {(eta < lr).sum()}/{updates}; smallest eta / lr = {eta.min() / lr:.4f}")
-print(f"longest step without clipping lr*max||g|| = {lr * norms.max():.4f}; with clipping <= lr*threshold = {lr * threshold:.4f}")
+print(f"updates with a reduced learning rate: ≈{(eta < lr).sum()}/{updates}; smallest eta / lr = ≈{eta.min() / lr:.4f}")
+print(f"longest step without clipping lr*max||g|| = ≈{lr * norms.max():.4f}; with clipping <= lr*threshold = {lr * threshold:.4f}")
 idx, ratio = clip_stats.spike_ratios(norms, threshold, window)
 spike_claim = (f"every spike (||g|| >= threshold after the first {window} updates) is abrupt: more than 5 times the "
                f"mean norm of the {window} updates before it")
 if len(idx):
     check("5.5-spikes-abrupt", spike_claim, bool(ratio.min() > 5), source="Pascanu §3.2",
-          ours=f"{ratio.min():.1f} to {ratio.max():.1f} times", line=f"{len(idx)} updates with ||g|| >= {threshold} after "
-          f"the first {window}: ||g|| / mean of the {window} before it from {ratio.min():.4f} to {ratio.max():.4f}")
+          ours=f"{ratio.min():.1f} to {ratio.max():.1f} times", line=f"≈{len(idx)} updates with ||g|| >= {threshold} after "
+          f"the first {window}: ||g|| / mean of the {window} before it from ≈{ratio.min():.4f} to ≈{ratio.max():.4f}")
 else:
     not_run("5.5-spikes-abrupt", spike_claim, source="Pascanu §3.2",
             reason=f"no update with ||g|| >= {threshold} after the first {window}")

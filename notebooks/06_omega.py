@@ -284,8 +284,9 @@ for name, plist in groups.items():
         om = omega.omega(P.W_rec, xs_p, dx_p, "tanh").item()
         stats[name, i] = dict(curve=(norms_k / norms_k[-1]).log10().mean(1), log_ratio=log_ratio, omega=om,
                               rho=linear.spectral_radius(P.W_rec))
-        print(f"{name:9s} seed {i}: rho(W_rec) = {stats[name, i]['rho']:.3f}, geometric mean of "
-              f"||d_k||/||d_k+1|| = {math.exp(log_ratio[1:].mean().item()):.4f}, Omega = {om:.4f}")
+        ap = "" if name == "init" else "≈"  # a trained network's digits depend on the CPU (book/design.md)
+        print(f"{name:9s} seed {i}: rho(W_rec) = {ap}{stats[name, i]['rho']:.3f}, geometric mean of "
+              f"||d_k||/||d_k+1|| = {ap}{math.exp(log_ratio[1:].mean().item()):.4f}, Omega = {ap}{om:.4f}")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
@@ -317,7 +318,8 @@ mean_abs = {name: np.mean([stats[name, i]["log_ratio"][1:].abs().mean().item() f
 mean_om = {name: np.mean([stats[name, i]["omega"] for i in range(n_grad_seeds)]) for name in groups}
 a_name = f"alpha = {alpha:g}"
 for name in groups:
-    line = f"{name:9s}: mean |log(||d_k||/||d_k+1||)| = {mean_abs[name]:.4f}, mean Omega = {mean_om[name]:.4f}"
+    ap = "" if name == "init" else "≈"
+    line = f"{name:9s}: mean |log(||d_k||/||d_k+1||)| = {ap}{mean_abs[name]:.4f}, mean Omega = {ap}{mean_om[name]:.4f}"
     if name != a_name:
         print(line)
         continue
@@ -371,9 +373,9 @@ for m, name in enumerate(methods):
     summary[name] = np.mean(done) if done else math.inf
     median = np.median([math.inf if a is None else a for a in at])  # a run that did not solve counts as never
     paper_n = paper_updates[name]
-    line = (f"{name:8s}: solved {len(done)}/{n_cmp_seeds}; updates to success per seed: "
-            f"{', '.join('-' if a is None else str(a) for a in at)}; mean over the solved runs: "
-            f"{summary[name]:.0f} (paper: {paper_n // 1000}k)")
+    line = (f"{name:8s}: solved ≈{len(done)}/{n_cmp_seeds}; updates to success per seed: "
+            f"{', '.join('≈never' if a is None else f'≈{a}' for a in at)}; mean over the solved runs: "
+            f"≈{summary[name]:.0f} (paper: {paper_n // 1000}k)")
     if name == "MSGD":  # the text below: our MSGD runs are several times faster than the paper's (R4)
         check("6.6-msgd-updates", f"MSGD needs about the paper's {paper_n // 1000}k updates at T = {T_cmp} (median updates "
               f"to success, an unsolved run counting as never, above {paper_n // 1000}k / 3)", bool(median > paper_n / 3),
@@ -509,9 +511,9 @@ l2_wrong = eng.evaluate(n_test).tolist()  # wrong test sequences of each run
 l2_params = [eng.params(i) for i in range(len(l2_runs))]
 for i, run_lam in enumerate(run.l2 for run in l2_runs):
     W = l2_params[i]["W_rec"].double()
-    print(f"lambda = {run_lam:.2f}, seed {i % n_l2_seeds}: max rho(W_rec) during training = {rho_t[:, i].max():.3f}, "
-          f"final rho = {rho_t[-1, i]:.3f}, ||W_rec||_2 = {torch.linalg.matrix_norm(W, 2).item():.3f}, "
-          f"test error = {100 * l2_wrong[i] / n_test:.1f} %")
+    print(f"lambda = {run_lam:.2f}, seed {i % n_l2_seeds}: max rho(W_rec) during training = ≈{rho_t[:, i].max():.3f}, "
+          f"final rho = ≈{rho_t[-1, i]:.3f}, ||W_rec||_2 = ≈{torch.linalg.matrix_norm(W, 2).item():.3f}, "
+          f"test error = ≈{100 * l2_wrong[i] / n_test:.1f} %")
 
 # %%
 below = rho_t.max(0) < 1
@@ -571,8 +573,8 @@ for i, p in enumerate(l2_params):
         logs.append(M.norm(dim=(1, 2)).log10().mean().item())
     influence.append(np.array(logs))
     rate = (logs[-1] - logs[T_memory // 2]) / (T_memory - 1 - T_memory // 2)
-    print(f"lambda = {l2_runs[i].l2:.2f}, seed {i % n_l2_seeds}, rho = {rho_t[-1, i]:.3f}: distinct end states of the "
-          f"autonomous map from {n_starts} starts: {n_distinct}, all fixed points: {is_fixed}; ||dx_t/du_1|| changes by {rate:.4f} decades per step "
+    print(f"lambda = {l2_runs[i].l2:.2f}, seed {i % n_l2_seeds}, rho = ≈{rho_t[-1, i]:.3f}: distinct end states of the "
+          f"autonomous map from {n_starts} starts: {n_distinct}, all fixed points: {is_fixed}; ||dx_t/du_1|| changes by ≈{rate:.4f} decades per step "
           f"over t = {T_memory // 2 + 1}..{T_memory}")
 
 # %% tags=["hide-input"]

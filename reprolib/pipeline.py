@@ -1,13 +1,15 @@
 """The book's build pipeline (see the book's *How this book is built* page).
 
-    python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof] [--force]
-    python -m reprolib.pipeline regression [--only 01_linear_proof]
+    python -m reprolib.pipeline execute [--profile ci] [--only 01_linear_proof] [--force] [--jobs N]
+    python -m reprolib.pipeline regression [--only 01_linear_proof] [--jobs N]
     python -m reprolib.pipeline static
 
 ``execute`` converts each ``notebooks/NN_x.py`` (jupytext percent format) to a notebook,
 runs it with papermill and ``params/<profile>/NN_x.yaml`` into ``book/chapters/NN_x.ipynb``,
 prints one line per chapter with its time, and writes the "Build report" page and the
-"Claims" page (every check the chapters recorded through ``reprolib.claims``). A chapter
+"Claims" page (every check the chapters recorded through ``reprolib.claims``). Chapters run
+``--jobs`` at a time (default: one per core), each in its own process and kernel with one thread,
+the longest first by their last times. A chapter
 whose cell raises, or whose check comes out otherwise than its text states, is named and
 makes the command exit non-zero (the other chapters still run).
 
@@ -29,9 +31,11 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -516,9 +520,37 @@ def site(html: Path | None = None, screenshots: Path | None = None, out: Path | 
     return out
 
 
-def run(profile: str, only: str | None, force: bool = False) -> int:
-    """Execute the chapters whose inputs changed (every one with ``force``; :func:`build`), print their
-    times, update the build report; return an exit code."""
+def default_jobs() -> int:
+    """One chapter per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def in_parallel(task, names: list[str], args: tuple, jobs: int, order: dict[str, float]):
+    """Run ``task(name, *args)`` for every chapter in ``names``, ``jobs`` at a time in separate processes
+    (the standard library's pool; every kernel computes with its own single thread), the longest first by
+    ``order`` (name -> last seconds); with ``jobs == 1``, in this process and in the order given. Yields ``(name, result, error)`` as each finishes, ``error`` being the
+    exception a chapter raised (``result`` is then None)."""
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    if jobs == 1 or len(names) == 1:  # in this process: simpler tracebacks, nothing to spawn
+        for name in names:
+            try:
+                yield name, task(name, *args), None
+            except Exception as err:  # noqa: BLE001 - reported by the caller, by chapter
+                yield name, None, err
+        return
+    # spawn, not fork: the parent has torch (and its thread pools) loaded
+    queue = sorted(names, key=lambda n: -order.get(n, 0.0))
+    with concurrent.futures.ProcessPoolExecutor(min(jobs, len(queue)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(task, name, *args): name for name in queue}
+        for future in concurrent.futures.as_completed(futures):
+            err = future.exception()
+            yield futures[future], None if err else future.result(), err
+
+
+def run(profile: str, only: str | None, force: bool = False, jobs: int | None = None) -> int:
+    """Execute the chapters whose inputs changed (every one with ``force``; :func:`build`), ``jobs`` at a
+    time (default :func:`default_jobs`), print their times, update the build report; return an exit code."""
     if not isinstance(force, bool):
         raise TypeError(f"force must be True or False, got {force!r}")
     missing = [name for name in chapters(only) if profile not in available(name)]
@@ -529,13 +561,15 @@ def run(profile: str, only: str | None, force: bool = False) -> int:
         return 2
     timings = read_timings()
     failed = []
-    for name in chapters(only):
-        start = time.perf_counter()
-        try:
-            timings[name], note = build(name, profile, timings.get(name), force)
-        except Exception as err:  # noqa: BLE001 - report every failure by chapter, then exit non-zero
+    start = time.perf_counter()
+    last = {name: timings[name].get("seconds", 0.0) for name in timings}
+    names = chapters(only)
+    for name, result, err in in_parallel(build_row, names, (profile, timings, force), jobs or default_jobs(), last):
+        if err is None:
+            timings[name], note = result
+        else:  # every failure is reported by chapter, then the command exits non-zero
             timings[name] = {"profile": profile, "seconds": time.perf_counter() - start, "status": "FAILED"}
-            note = f"{timings[name]['seconds']:8.1f} s  FAILED"
+            note = "FAILED"
             failed.append(name)
             print(f"FAILED {name} ({profile}): {type(err).__name__}: {err}", file=sys.stderr)
         print(f"{name:<28} {profile:<6} {note}", flush=True)
@@ -543,27 +577,46 @@ def run(profile: str, only: str | None, force: bool = False) -> int:
     write_atomic(TIMINGS, json.dumps(timings, indent=1))
     write_report(timings)
     write_claims(timings)
+    print(f"{len(names)} chapter(s) in {time.perf_counter() - start:.0f} s of wall time", flush=True)
     if failed:
-        print(f"{len(failed)} chapter(s) failed: {', '.join(failed)} (executed notebooks in {CHAPTERS})", file=sys.stderr)
+        print(f"{len(failed)} chapter(s) failed: {', '.join(sorted(failed))} (executed notebooks in {CHAPTERS})",
+              file=sys.stderr)
         return 1
     return 0
 
 
-def regression(only: str | None = None) -> int:
-    """Rewrite ``tests/regression/*.ipynb`` (or only one chapter's) from fresh ``ci`` executions."""
+def build_row(name: str, profile: str, timings: dict, force: bool) -> tuple[dict, str]:
+    """:func:`build` of ``name`` with its row of ``timings`` (a module-level function: the pool pickles it)."""
+    return build(name, profile, timings.get(name), force)
+
+
+def regression_one(name: str) -> float:
+    """Rewrite ``tests/regression/<name>.ipynb`` from a fresh ``ci`` execution; return its seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.ipynb"
+        seconds = execute(name, "ci", out)
+        chapter_checks(name, out)  # a reference is never written from a run whose checks failed
+        nb = strip_for_regression(nbformat.read(out, as_version=4))
+        present = data_present(name)
+        if present is not None:  # the data the outputs were made from (reference_skip_reason)
+            nb.metadata["reprolib"] = {"data": present}
+        nbformat.write(nb, REGRESSION / f"{name}.ipynb")
+    return seconds
+
+
+def regression(only: str | None = None, jobs: int | None = None) -> int:
+    """Rewrite ``tests/regression/*.ipynb`` (or only one chapter's) from fresh ``ci`` executions, ``jobs`` at a
+    time; return an exit code (1 when a chapter failed: its reference is left as it was)."""
     REGRESSION.mkdir(parents=True, exist_ok=True)
-    for name in chapters(only):
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / f"{name}.ipynb"
-            seconds = execute(name, "ci", out)
-            chapter_checks(name, out)  # a reference is never written from a run whose checks failed
-            nb = strip_for_regression(nbformat.read(out, as_version=4))
-            present = data_present(name)
-            if present is not None:  # the data the outputs were made from (reference_skip_reason)
-                nb.metadata["reprolib"] = {"data": present}
-            nbformat.write(nb, REGRESSION / f"{name}.ipynb")
-        print(f"{name:<28} ci     {seconds:8.1f} s  -> {REGRESSION / name}.ipynb", flush=True)
-    return 0
+    last = {name: t.get("seconds", 0.0) for name, t in read_timings().items()}
+    failed = []
+    for name, seconds, err in in_parallel(regression_one, chapters(only), (), jobs or default_jobs(), last):
+        if err is not None:
+            failed.append(name)
+            print(f"FAILED {name} (ci): {type(err).__name__}: {err}", file=sys.stderr)
+        else:
+            print(f"{name:<28} ci     {seconds:8.1f} s  -> {REGRESSION / name}.ipynb", flush=True)
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
@@ -575,18 +628,20 @@ def main(argv=None) -> int:
     ex.add_argument("--force", action="store_true", help="execute every chapter, even one whose inputs did not change")
     rg = sub.add_parser("regression", help="rewrite the nbval references from ci executions")
     rg.add_argument("--only", default=None, help="one chapter name, e.g. 01_linear_proof")
+    for p in (ex, rg):
+        p.add_argument("--jobs", type=int, default=None, help="chapters at a time (default: one per core)")
     sub.add_parser("static", help="copy MathJax into book/_static for the HTML build")
     sub.add_parser("site", help="the static site in _build/site: the HTML, claims.json and the screenshots")
     args = parser.parse_args(argv)
     if args.command == "execute":
-        return run(args.profile, args.only or None, args.force)
+        return run(args.profile, args.only or None, args.force, args.jobs)
     if args.command == "static":
         vendor_mathjax()
         return 0
     if args.command == "site":
         print(f"static site in {site()}")
         return 0
-    return regression(args.only or None)
+    return regression(args.only or None, args.jobs)
 
 
 if __name__ == "__main__":

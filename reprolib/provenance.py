@@ -34,10 +34,24 @@ def git_state() -> dict:
 
 
 def environment() -> dict:
-    """The versions of Python, torch and numpy, and the machine (architecture, system, CPUs, CUDA)."""
+    """The versions of Python, torch and numpy, and the machine (architecture, system, CPUs, CUDA; the CPU's
+    model and torch's kernel set, which decide the last bits of floating-point results)."""
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "machine": f"{platform.machine()}, {platform.system()}, {os.cpu_count()} CPUs, "
-                       f"CUDA available: {torch.cuda.is_available()}"}
+                       f"CUDA available: {torch.cuda.is_available()}",
+            "cpu": f"{cpu_model()}; torch kernels {torch.backends.cpu.get_cpu_capability()}"}
+
+
+def cpu_model() -> str:
+    """The CPU's vendor and model as Linux names them (``/proc/cpuinfo``), else what ``platform`` knows."""
+    info = Path("/proc/cpuinfo")
+    fields = dict.fromkeys(("vendor_id", "model name"), "")
+    if info.is_file():
+        for line in info.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in fields and not fields[key.strip()]:
+                fields[key.strip()] = value.strip()
+    return ", ".join(v for v in fields.values() if v) or platform.processor() or "unknown CPU"
 
 
 def now() -> str:

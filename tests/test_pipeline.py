@@ -1,6 +1,7 @@
 """The build pipeline: failures are named and fail the build; references keep text only."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -60,6 +61,7 @@ def _book(tmp_path, monkeypatch, sources: dict):
     monkeypatch.setattr(pipeline, "REGRESSION", tmp_path / "regression")
     monkeypatch.setattr(pipeline, "load", lambda name, profile: {"seed": 1})
     monkeypatch.setattr(pipeline, "available", lambda name: ("ci", "paper"))
+    monkeypatch.setattr(pipeline, "default_jobs", lambda: 1)  # the patched paths exist in this process only
     (tmp_path / "chapters").mkdir()
 
 
@@ -70,7 +72,20 @@ def test_the_build_log_is_one_line_per_chapter(tmp_path, monkeypatch, capfd):
     _book(tmp_path, monkeypatch, {"01_a": "print(1)", "02_b": "print(2)"})
     assert pipeline.run("ci", None) == 0
     out, err = capfd.readouterr()
-    assert [line.split()[0] for line in out.splitlines()] == ["01_a", "02_b"] and err == ""
+    *lines, total = out.splitlines()
+    assert [line.split()[0] for line in lines] == ["01_a", "02_b"] and err == ""
+    assert total.startswith("2 chapter(s) in ") and total.endswith(" s of wall time")
+
+
+def test_chapters_run_in_parallel_processes_longest_first_and_report_failures_by_name():
+    # builtins stand in for a chapter's build: they pickle into the pool's processes
+    done = list(pipeline.in_parallel(int, ["7", "x", "12"], (), 2, {"12": 9.0, "7": 1.0}))
+    assert {(name, result) for name, result, err in done if err is None} == {("7", 7), ("12", 12)}
+    (name, result, err), = [d for d in done if d[2] is not None]
+    assert name == "x" and result is None and isinstance(err, ValueError)
+    assert [d[0] for d in pipeline.in_parallel(int, ["1", "2"], (), 1, {"2": 5.0})] == ["1", "2"]  # given order
+    with pytest.raises(ValueError, match="jobs"):
+        list(pipeline.in_parallel(int, ["1"], (), 0, {}))
 
 
 def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, monkeypatch, capsys):
@@ -435,3 +450,23 @@ def test_the_site_is_the_html_with_the_claims_data_and_the_screenshots(tmp_path,
     chapter = data["chapters"]["01_checked"]
     assert chapter["profile"] == "ci" and [c["id"] for c in chapter["checks"]] == ["a"]
     assert chapter["checks"][0]["verdict"] == "reproduced" and chapter["checks"][0]["held"] is True
+
+
+def test_the_regression_checks_mask_numbers_after_the_approximate_sign_and_nothing_else():
+    """nbval's sanitizers (tests/nbval_sanitize.cfg, applied as nbval applies them): a number printed after ≈
+    is a statistic of a chaotic computation and is not compared digit by digit; every other number is."""
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((pipeline.ROOT / "tests" / "nbval_sanitize.cfg").read_text(encoding="utf-8"))
+
+    def sanitize(text):
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        return text
+
+    here = "draw 3, grows at ≈0.1581 per step; per seed ≈5000, ≈750, ≈never, -; mean ≈-2.5e-03, rho 3.00; ≈  0.25 |"
+    there = "draw 3, grows at ≈0.1807 per step; per seed ≈4750, ≈1,250, ≈4500, -; mean ≈-3.1e-03, rho 3.00; ≈ -0.25 |"
+    assert sanitize(here) == sanitize(there)
+    assert sanitize(here) != sanitize(here.replace("draw 3", "draw 4"))  # unmarked numbers are compared
+    assert sanitize(here) != sanitize(here.replace("rho 3.00", "rho 3.01"))
+    assert sanitize(here) != sanitize(here.replace("never, -", "never, 750"))  # an unmarked "-" stays compared

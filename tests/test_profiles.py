@@ -21,7 +21,7 @@ PAPER_SMOKE_OVERRIDES = {
                     "n_path": 6},
     "06_omega": {"n_grad_seeds": 1, "grad_updates": 300, "n_cmp_seeds": 1, "max_updates": 1000, "l2_lambdas": [0.0, 0.05],
                  "n_l2_seeds": 1, "l2_updates": 500},
-    "07_gru_stability": {"n_matrices": 200, "n_cells": 4, "iterations": 3, "bench_reps": 1},
+    "07_gru_stability": {"n_matrices": 200, "n_cells": 4, "iterations": 1, "bench_reps": 1},  # an iteration ~35 s (rho(J) at every step)
     # every (init, length) and model of the paper's experiments would take GPU-days: the longest length per
     # initialization, one seed, two updates; the tables keep all 13 models and all their test lengths
     "08a_synthetic": {"fig7_overrides": {"inits": {"sigmoid": [250], "basic_tanh": [250], "smart_tanh": [250]},

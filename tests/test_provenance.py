@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+import torch
 
 from reprolib import provenance
 
@@ -29,5 +30,7 @@ def test_the_code_hash_changes_with_a_used_module_only(tmp_path, monkeypatch):
 
 def test_the_environment_names_versions_and_machine():
     env, git = provenance.environment(), provenance.git_state()
-    assert set(env) == {"python", "torch", "numpy", "machine"} and "CPUs" in env["machine"]
+    assert set(env) == {"python", "torch", "numpy", "machine", "cpu"} and "CPUs" in env["machine"]
+    model, _, kernels = env["cpu"].rpartition("; torch kernels ")
+    assert model and kernels == torch.backends.cpu.get_cpu_capability()
     assert set(git) == {"git_commit", "uncommitted_changes"} and isinstance(git["uncommitted_changes"], bool)
