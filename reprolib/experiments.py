@@ -7,6 +7,7 @@
     python -m reprolib.experiments kanai_readings --profile cpu   (Kanai's Fig. 1 under several readings
     python -m reprolib.experiments kanai_fig1 --profile cpu        of its set-up, :mod:`reprolib.gru_experiments`)
     python -m reprolib.experiments kanai_table1 --profile cpu      (Kanai's Table 1: whole trainings on PTB words)
+    python -m reprolib.experiments kanai_table2 --profile cpu      (Kanai's Table 2: on Nottingham's piano rolls)
     python -m reprolib.experiments kanai_table3 --profile cpu --workers 1   (Kanai's Table 3: their time)
     [--workers N | --scheduler ADDRESS]   (a local Dask cluster of N workers, default one per core,
                                            or a running cluster; --workers 0: this process)
@@ -48,7 +49,7 @@ RESULTS = ROOT / "results"
 #: the experiments on real data (:mod:`reprolib.natural`)
 NATURAL = ("music", "chars")
 #: the experiments of Kanai et al. (:mod:`reprolib.gru_experiments`)
-KANAI = ("kanai_readings", "kanai_fig1", "kanai_table1", "kanai_table3")
+KANAI = ("kanai_readings", "kanai_fig1", "kanai_table1", "kanai_table2", "kanai_table3")
 #: the supplement's Tables 1-5 (error in % of 10,000 test sequences, by test length T) and the
 #: temporal-order claim of supp. §3.1.1 ("in all cases 0 sequences were misclassified"), as printed
 PAPER_TABLES = {
@@ -243,8 +244,8 @@ def chars(s: settings.Natural, progress: bool = True) -> list[dict]:
 def kanai(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, progress: bool = True) -> list[dict]:
     """Every reading × method × seed of ``kanai_readings`` or ``kanai_fig1`` with settings ``s``, run here
     (see :func:`fig7`); one row per run, its trace per iteration (:func:`reprolib.gru_experiments.fig1_cell`);
-    or every (method, δ or threshold) × seed of ``kanai_table1`` or ``kanai_table3``, one row per whole training
-    (:func:`reprolib.gru_experiments.table1_cell`)."""
+    or every (method, δ or threshold) × seed of ``kanai_table1``, ``kanai_table2`` or ``kanai_table3``, one row per
+    whole training (:func:`reprolib.gru_experiments.table1_cell`, :func:`reprolib.gru_experiments.table2_cell`)."""
     if experiment not in KANAI:
         raise ValueError(f"experiment must be one of {KANAI}, got {experiment!r}")
     return _serial(experiment, s, progress)

@@ -368,14 +368,60 @@ class GRULanguageModel(torch.nn.Module):
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab):
             raise ValueError(f"tokens must be in [0, {self.vocab}), got values in "
                              f"[{tokens.min().item()}, {tokens.max().item()}]")
+        return self._read_out(self.input_scale * torch.nn.functional.embedding(tokens, self.W_emb), state, generator)
+
+    def _read_out(self, x: torch.Tensor, state: torch.Tensor | None, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dropout on the scaled input ``x [T, B, n]``, the GRU, dropout on its output, the read-out."""
         drop = self.training and self.dropout > 0
-        x = self.input_scale * torch.nn.functional.embedding(tokens, self.W_emb)
         if drop and "input" in self.dropout_at:
             x = _dropout(x, self.dropout, generator)
         hs, state = self.gru(x, state, generator=generator)
         if drop and "output" in self.dropout_at:
             hs = _dropout(hs, self.dropout, generator)
         return hs @ self.W_out.T + self.b_out, state
+
+
+#: Kanai §4.1.2: every weight matrix except W_hh is drawn from N(0, 10⁻⁴/200), read as a variance
+MUSIC_INIT_VARIANCE = 1e-4 / 200
+
+
+class GRUMusicModel(GRULanguageModel):
+    """The polyphonic music model of Kanai §4.1.2: a bias-free linear input layer on the binary frame
+    x_t ∈ {0, 1}^keys, times ``input_scale`` = 0.01 (``x_t W_emb``: the sum of the rows of ``W_emb [keys, n]``
+    of the sounding keys, so that a one-hot frame gives the language model's embedding), an L-layer
+    :class:`GRU` (L = 2 in §4.1.2), and ``keys`` logistic outputs ``sigm(W_out h + b_out)``, one per key.
+
+    The paper's frames have 93 entries; the Boulanger-Lewandowski rolls of :func:`reprolib.data.load_music` have
+    88 (keys 21-108). Arguments as :class:`GRULanguageModel`, ``keys`` in place of ``vocab``; ``init_std``
+    defaults to √(10⁻⁴/200), the paper's N(0, 10⁻⁴/200), whatever ``n_hidden``.
+    """
+
+    def __init__(self, keys: int, n_hidden: int, n_layers: int = 2, *, generator: torch.Generator,
+                 init_std: float | None = math.sqrt(MUSIC_INIT_VARIANCE), **kwargs):
+        super().__init__(keys, n_hidden, n_layers, generator=generator, init_std=init_std, **kwargs)
+
+    @property
+    def keys(self) -> int:
+        return self.vocab
+
+    def forward(self, frames: torch.Tensor, state: torch.Tensor | None = None, *,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of the keys of frame t+1 given frames 1..t.
+
+        Args:
+            frames: ``[T, B, keys]`` floating-point frames (0/1 piano rolls), of the model's dtype.
+            state, generator: as :meth:`GRULanguageModel.forward`.
+
+        Returns:
+            ``(logits [T, B, keys], state [L, B, n])``.
+        """
+        if not isinstance(frames, torch.Tensor):
+            raise TypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
+        if not frames.is_floating_point():
+            raise TypeError(f"frames must be a floating-point tensor (0/1 piano rolls), got dtype {frames.dtype}")
+        if frames.ndim != 3 or frames.shape[-1] != self.keys:
+            raise ValueError(f"frames must have shape [T, B, {self.keys}], got {tuple(frames.shape)}")
+        return self._read_out(self.input_scale * (frames.to(self.W_emb.dtype) @ self.W_emb), state, generator)
 
 
 # ----------------------------------------------------------------------------- torch.nn.GRU

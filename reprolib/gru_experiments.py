@@ -3,6 +3,7 @@
     python -m reprolib.experiments kanai_readings --profile cpu   (writes results/kanai_readings_cpu.json)
     python -m reprolib.experiments kanai_fig1 --profile cpu       (writes results/kanai_fig1_cpu.json)
     python -m reprolib.experiments kanai_table1 --profile cpu     (writes results/kanai_table1_cpu.json)
+    python -m reprolib.experiments kanai_table2 --profile cpu     (writes results/kanai_table2_cpu.json)
     python -m reprolib.experiments kanai_table3 --profile cpu --workers 1   (Table 3: whole-training times)
 
 Fig. 1 (§4.3): the word-level PTB language model of §4.1.1, trained for its first iterations with gradient
@@ -18,7 +19,9 @@ seed start from the same weights and see the same dropout masks.
 Table 1 (§4.1.1-4.2, ``kanai_table1``): the same model trained for whole epochs
 (:func:`reprolib.lm_training.train_epochs`) with the projection at each δ and with clipping at each
 threshold; a cell is one (method, δ or threshold, seed), and every cell of a seed starts from the same
-weights and dropout masks. Table 3 (§4.4, ``kanai_table3``): the same cells with the projection by the full and by
+weights and dropout masks. Table 2 (§4.1.2-4.2, ``kanai_table2``): the same columns for the two-layer music
+model on Nottingham (:class:`reprolib.gru.GRUMusicModel`, the plateau schedule, eq. 10 with the projection).
+Table 3 (§4.4, ``kanai_table3``): the same cells with the projection by the full and by
 the truncated SVD and with clipping, timed over the whole training.
 """
 
@@ -32,15 +35,15 @@ import time
 import numpy as np
 import torch
 
-from . import _checks, lm_training, profiles, provenance, ptb, settings, sweeps
-from .gru import GRULanguageModel
+from . import _checks, data, lm_training, profiles, provenance, ptb, settings, sweeps
+from .gru import GRULanguageModel, GRUMusicModel
 
 #: Kanai §4.1.1: "the average norm of the gradient was about 10" (PTB; the reason for thresholds 5-20)
 PAPER_AVERAGE_NORM = 10.0
 #: Kanai §4.3, Fig. 1(a): the iterations of the explosions with clipping at 650 units
 PAPER_EXPLOSIONS = (63, 79, 141)
-#: the whole-training experiments: Table 1 (success and perplexity) and Table 3 (time), one settings class
-TABLES = ("kanai_table1", "kanai_table3")
+#: the whole-training experiments: Table 1 (success and perplexity), Table 2 (music) and Table 3 (time)
+TABLES = ("kanai_table1", "kanai_table2", "kanai_table3")
 #: Kanai Table 3 (PTB, δ 0.2, threshold 5): the whole training's computation time in seconds
 PAPER_TABLE3 = {"project-full": 5.02e4, "project": 4.55e4, "clip": 4.96e4}
 #: Kanai Table 1 (PTB, 650 units, 5 runs): per (method, δ or threshold), the success rate and the validation
@@ -55,6 +58,21 @@ PAPER_TABLE1 = {
     ("clip", 10.0): {"success": 0.4, "valid": (103.1, 0.4), "test": (100.4, 0.5)},
     ("clip", 15.0): {"success": 0.0, "valid": None, "test": None},
     ("clip", 20.0): {"success": 0.0, "valid": None, "test": None},
+}
+
+
+#: Kanai Table 2 (Nottingham, 2 x 200 units, 5 runs): per (method, δ or threshold), the success rate and the
+#: validation and test negative log-likelihood per frame (mean, std over the runs)
+PAPER_TABLE2 = {
+    ("project", 0.2): {"success": 1.0, "valid": (3.46, 0.05), "test": (3.53, 0.04)},
+    ("project", 0.5): {"success": 1.0, "valid": (3.47, 0.07), "test": (3.53, 0.04)},
+    ("project", 0.8): {"success": 1.0, "valid": (3.59, 0.1), "test": (3.64, 0.2)},
+    ("project", 1.1): {"success": 1.0, "valid": (4.58, 0.2), "test": (4.56, 0.2)},
+    ("project", 1.4): {"success": 1.0, "valid": (4.64, 0.2), "test": (4.62, 0.2)},
+    ("clip", 15.0): {"success": 1.0, "valid": (3.57, 0.01), "test": (3.64, 0.04)},
+    ("clip", 30.0): {"success": 1.0, "valid": (3.61, 0.2), "test": (3.64, 0.2)},
+    ("clip", 45.0): {"success": 1.0, "valid": (3.88, 0.2), "test": (3.89, 0.2)},
+    ("clip", 60.0): {"success": 1.0, "valid": (5.26, 3.0), "test": (5.36, 3.0)},
 }
 
 
@@ -83,12 +101,12 @@ def _listed(x) -> list:
     return [None if isinstance(v, float) and math.isnan(v) else v for v in np.asarray(x, dtype=float).tolist()]
 
 
-def fig1_cell(experiment: str, data: dict, index: int, method: str, seed: int) -> dict:
-    """One cell of ``experiment`` (``kanai_readings`` or ``kanai_fig1``): reading ``index`` of the settings ``data`` (:meth:`Sweep.to_dict`) trained
+def fig1_cell(experiment: str, sweep: dict, index: int, method: str, seed: int) -> dict:
+    """One cell of ``experiment`` (``kanai_readings`` or ``kanai_fig1``): reading ``index`` of the settings ``sweep`` (:meth:`Sweep.to_dict`) trained
     by ``method`` from seed ``seed`` (weights from ``generator(2 seed)``, dropout masks from
     ``generator(2 seed + 1)``). Returns ``{"rows", "train_seconds", "sessions"}`` with one row: the trace
     (cost, gradient norm, ‖∇W_hh‖, ρ(J) and σ₁(W_hh) per iteration; layer 1) and where training stopped."""
-    s = settings.from_dict(experiment, data)
+    s = settings.from_dict(experiment, sweep)
     if s.threads:
         torch.set_num_threads(s.threads)
     reading = s.readings[index]
@@ -117,13 +135,30 @@ def splits(s: settings.KanaiTable1) -> tuple[torch.Tensor, torch.Tensor, torch.T
             ptb.batchify(cut(corpus.test, s.eval_tokens), s.batch_size))
 
 
-def table1_cell(data: dict, method: str, value: float, seed: int) -> dict:
-    """One cell of ``kanai_table1`` or ``kanai_table3``: the model of the settings ``data`` (:meth:`Sweep.to_dict`)
+def music_model(s: settings.KanaiTable2, seed: int) -> GRUMusicModel:
+    """The music model of ``s`` (88 keys), drawn from ``profiles.generator(2 seed)``."""
+    return GRUMusicModel(data.N_KEYS, s.n_hidden, s.n_layers, generator=profiles.generator(2 * seed),
+                         dropout=s.dropout, dtype=getattr(torch, s.dtype), device=profiles.pick_device(s.device))
+
+
+def music_splits(s: settings.KanaiTable2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The train, validation and test streams of ``s.corpus`` (:func:`reprolib.lm_training.batchify_frames`),
+    cut to their first ``train_frames`` and ``eval_frames`` frames (0: whole)."""
+    out = []
+    for split, n in (("train", s.train_frames), ("valid", s.eval_frames), ("test", s.eval_frames)):
+        stream = torch.cat(data.load_music(s.corpus, split))
+        out.append(lm_training.batchify_frames([stream if n == 0 else stream[:n]], s.batch_size,
+                                               dtype=getattr(torch, s.dtype)))
+    return tuple(out)
+
+
+def table1_cell(sweep: dict, method: str, value: float, seed: int) -> dict:
+    """One cell of ``kanai_table1`` or ``kanai_table3``: the model of the settings ``sweep`` (:meth:`Sweep.to_dict`)
     trained for its epochs by ``method`` (``"project"`` with δ = ``value`` by the truncated SVD,
     ``"project-full"`` by the full SVD, ``"clip"`` with threshold ``value``) from seed
     ``seed`` (weights from ``generator(2 seed)``, dropout masks from ``generator(2 seed + 1)``). Returns
     ``{"rows", "train_seconds", "sessions"}`` with one row: the run's :class:`reprolib.lm_training.EpochTrace`."""
-    s = settings.from_dict("kanai_table1", data)  # kanai_table3 has the same settings class
+    s = settings.from_dict("kanai_table1", sweep)  # kanai_table3 has the same settings class
     if s.threads:
         torch.set_num_threads(s.threads)
     net = model(s, s.reading, seed)
@@ -133,6 +168,27 @@ def table1_cell(data: dict, method: str, value: float, seed: int) -> dict:
     trace = lm_training.train_epochs(net, train, valid, test, s.epochs, schedule=s.schedule(),
                                      generator=profiles.generator(2 * seed + 1), seq_len=s.seq_len,
                                      reduction=s.reading.reduction, **kw)
+    seconds = time.perf_counter() - start
+    row = {"method": method, "value": value, "seed": seed, **dataclasses.asdict(trace)}
+    return {"rows": [row], "train_seconds": round(seconds, 1),
+            "sessions": [{"seconds": round(seconds, 1), "epochs": len(trace.history)}]}
+
+
+def table2_cell(sweep: dict, method: str, value: float, seed: int) -> dict:
+    """One cell of ``kanai_table2``: the music model of the settings ``sweep`` trained until its learning rate falls
+    below ``min_lr`` or for ``epochs`` epochs, by ``method`` (``"project"`` with δ = ``value`` and eq. 10, or
+    ``"clip"`` with threshold ``value``), from seed ``seed`` (weights from ``generator(2 seed)``, dropout masks from
+    ``generator(2 seed + 1)``). Returns ``{"rows", "train_seconds", "sessions"}`` as :func:`table1_cell`."""
+    s = settings.from_dict("kanai_table2", sweep)
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    net = music_model(s, seed)
+    train, valid, test = music_splits(s)
+    start = time.perf_counter()
+    kw = _method_args(method, value)
+    trace = lm_training.train_epochs(net, train, valid, test, s.epochs, schedule=s.schedule(),
+                                     generator=profiles.generator(2 * seed + 1), seq_len=s.seq_len,
+                                     project_inputs=method == "project", **kw)
     seconds = time.perf_counter() - start
     row = {"method": method, "value": value, "seed": seed, **dataclasses.asdict(trace)}
     return {"rows": [row], "train_seconds": round(seconds, 1),
@@ -160,10 +216,12 @@ def table3_times(rows: list[dict], provenance: dict) -> dict:
             for k, v in times.items()}
 
 
-def table1_summary(rows: list[dict]) -> dict:
+def table1_summary(rows: list[dict], perplexity: bool = True) -> dict:
     """Table 1's cells from the rows of ``kanai_table1``: per (method, value), the number of runs, the success
     rate (Kanai §4.1's criterion) and the validation and test perplexity, exp of the loss at the best
-    epoch, as (mean, std over the successful runs) or ``None`` when no run succeeded, as the paper prints them."""
+    epoch, as (mean, std over the successful runs) or ``None`` when no run succeeded, as the paper prints them.
+    Table 2's (``kanai_table2``, ``perplexity=False``): the negative log-likelihood per frame itself."""
+    unit = math.exp if perplexity else float
     out = {}
     for r in rows:
         out.setdefault((r["method"], r["value"]), []).append(r)
@@ -171,7 +229,7 @@ def table1_summary(rows: list[dict]) -> dict:
     for key, runs in out.items():
         ok = [r for r in runs if r["success"] and r["best_valid"] is not None]
         stat = lambda name: None if not ok else (  # noqa: E731
-            float(np.mean([math.exp(r[name]) for r in ok])), float(np.std([math.exp(r[name]) for r in ok])))
+            float(np.mean([unit(r[name]) for r in ok])), float(np.std([unit(r[name]) for r in ok])))
         table[key] = {"runs": len(runs), "success": len(ok) / len(runs), "valid": stat("best_valid"),
                       "test": stat("test")}
     return table
@@ -181,20 +239,21 @@ def cells(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1) -> list
     """One cell per (reading, method, seed), keyed ``<reading>_<method>_s<seed>`` (``kanai_readings``,
     ``kanai_fig1``), or per (method, δ or threshold, seed), keyed ``<method>-<value>_s<seed>``
     (``kanai_table1``). A cell's tag hashes the shared settings, its grid point and the code that runs it."""
-    data = s.to_dict()
+    sweep = s.to_dict()
     if experiment in TABLES:
-        shared = {k: v for k, v in data.items() if k not in ("deltas", "thresholds")}
+        shared = {k: v for k, v in sweep.items() if k not in ("deltas", "thresholds")}
         shared["code"] = provenance.code_hash("gru_experiments")
-        return [sweeps.Cell(table_key(method, value, seed), table1_cell, (data, method, value, seed),
+        run = table2_cell if experiment == "kanai_table2" else table1_cell
+        return [sweeps.Cell(table_key(method, value, seed), run, (sweep, method, value, seed),
                             sweeps.tag([shared, method, value, seed]))
                 for method, value in s.settings() for seed in range(s.seeds)]
-    shared = {k: v for k, v in data.items() if k not in ("readings", "methods")}
+    shared = {k: v for k, v in sweep.items() if k not in ("readings", "methods")}
     shared["code"] = provenance.code_hash("gru_experiments")
     out = []
     for k, r in enumerate(s.readings):
         for method in s.methods:
             for seed in range(s.seeds):
-                out.append(sweeps.Cell(f"{r.name}_{method}_s{seed}", fig1_cell, (experiment, data, k, method, seed),
+                out.append(sweeps.Cell(f"{r.name}_{method}_s{seed}", fig1_cell, (experiment, sweep, k, method, seed),
                                        sweeps.tag([shared, dataclasses.asdict(r), method, seed])))
     return out
 
@@ -205,6 +264,8 @@ def cost(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, updates:
     ``iterations``. ``kanai_table1``: the time per update of one epoch of ``updates`` + 1 segments with each
     method (the projection at the first δ), × the updates of all epochs, plus the validation passes counted
     as a third of an update per segment (a forward pass)."""
+    if experiment == "kanai_table2":
+        return _table2_cost(s, updates)
     if experiment in TABLES:
         return _table1_cost(experiment, s, updates)
     per_iteration = {}
@@ -239,8 +300,35 @@ def _table1_cost(experiment: str, s: settings.KanaiTable1, updates: int) -> dict
     return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells(experiment, s)}
 
 
-def choices(s: settings.KanaiFig1 | settings.KanaiTable1) -> dict:
+def _table2_cost(s: settings.KanaiTable2, updates: int) -> dict[str, float]:
+    """:func:`_table1_cost` for the music model, over at most ``epochs`` epochs (the plateau schedule may stop
+    sooner: an upper bound)."""
+    train, valid, _ = music_splits(s)
+    segment = s.seq_len * s.batch_size
+    few = torch.cat([train[:, b] for b in range(train.shape[1])])[: (updates + 1) * segment + s.batch_size]
+    one = torch.cat([valid[:, b] for b in range(valid.shape[1])])[: segment + s.batch_size]
+    few, one = (lm_training.batchify_frames([x], s.batch_size, dtype=x.dtype) for x in (few, one))
+    per_update = {}
+    for column, value in {m: v for m, v in reversed(s.settings())}.items():
+        begin = time.perf_counter()
+        lm_training.train_epochs(music_model(s, 0), few, one, one, 1, schedule=s.schedule(),
+                                 generator=profiles.generator(1), seq_len=s.seq_len,
+                                 project_inputs=column == "project", **_method_args(column, value))
+        per_update[column] = (time.perf_counter() - begin) / (updates + 1)
+    n_train = ptb.n_batches(train, s.seq_len, drop_last=True)
+    n_valid = ptb.n_batches(valid, s.seq_len)
+    return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells("kanai_table2", s)}
+
+
+def choices(s: settings.KanaiFig1 | settings.KanaiTable) -> dict:
     """What a results file records besides the settings: each reading's modelling choices in words."""
+    if isinstance(s, settings.KanaiTable2):
+        return {"music": {"cost": f"Bernoulli NLL summed over the 88 keys and the {s.seq_len} steps, averaged "
+                                  f"over the minibatch; reported per frame",
+                          "init": "matrices but W_hh N(0, 1e-4/200) (a variance); W_hh orthogonal",
+                          "input_scale": 0.01, "data": f"{s.corpus}, the pieces of a split played one after "
+                                                       f"the other, 88 keys (the paper: 93)",
+                          "eq10": "the projection also keeps sigma_1(W_xh) <= 2 in every layer", "dtype": s.dtype}}
     readings = (s.reading,) if isinstance(s, settings.KanaiTable1) else s.readings
     return {r.name: {"cost": f"cross-entropy {'summed' if r.reduction == 'sum' else 'averaged'} over the "
                              f"{s.seq_len} steps, averaged over the minibatch",

@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from . import _checks, clipping, ptb
-from .gru import GRULanguageModel
+from .gru import GRULanguageModel, GRUMusicModel
 from .gru_stability import spectral_radius_J
 from .projection import TruncatedProjection, _check_delta, project_input_weight, project_spectral_norm
 
@@ -95,6 +95,44 @@ def lm_cost(logits: torch.Tensor, y: torch.Tensor, reduction: str = "sum") -> to
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     total = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
     return total / (y.shape[1] if reduction == "sum" else y.numel())
+
+
+def frame_cost(logits: torch.Tensor, y: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """C = Σ_t mean_b Σ_k BCE(logits_tbk, y_tbk) for ``logits, y [T, B, keys]``: the negative log-likelihood of
+    each frame under independent logistic outputs (the sum over the keys of the Bernoulli NLL, Boulanger-Lewandowski
+    et al.'s "per time step" convention, which Kanai's Table 2 follows), summed over the T steps and averaged
+    over the minibatch as :func:`lm_cost`; ``reduction="mean"`` averages over the steps too (NLL per frame)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if logits.shape != y.shape or logits.ndim != 3:
+        raise ValueError(f"logits and y must both have shape [T, B, keys], got {tuple(logits.shape)} and {tuple(y.shape)}")
+    total = torch.nn.functional.binary_cross_entropy_with_logits(logits, y.to(logits.dtype), reduction="sum")
+    return total / (y.shape[1] if reduction == "sum" else y.shape[0] * y.shape[1])
+
+
+def cost_of(model: GRULanguageModel):
+    """The cost of ``model``'s task: :func:`frame_cost` for a :class:`reprolib.gru.GRUMusicModel`, else
+    :func:`lm_cost`."""
+    if not isinstance(model, GRULanguageModel):
+        raise TypeError(f"model must be a GRULanguageModel or GRUMusicModel, got {type(model).__name__}")
+    return frame_cost if isinstance(model, GRUMusicModel) else lm_cost
+
+
+def batchify_frames(pieces, batch_size: int, dtype=torch.float32) -> torch.Tensor:
+    """The music of Kanai §4.1.2 in :func:`reprolib.ptb.batchify`'s layout: the pieces ``[frames, keys]`` of a split
+    (:func:`reprolib.data.load_music`) played one after the other into one stream, cut into ``batch_size``
+    contiguous columns (the remainder dropped). The state is carried across the end of a piece as across a
+    segment (the paper does not say that it is reset). Returns ``[n_steps, batch_size, keys]`` of ``dtype``."""
+    if not isinstance(pieces, (list, tuple)) or not pieces:
+        raise ValueError("pieces must be a non-empty list of [frames, keys] tensors")
+    if not all(isinstance(p, torch.Tensor) and p.ndim == 2 and p.shape[1] == pieces[0].shape[1] for p in pieces):
+        raise ValueError("pieces must be [frames, keys] tensors with the same number of keys")
+    B = _checks.positive_int("batch_size", batch_size)
+    stream = torch.cat(list(pieces)).to(dtype)
+    n_steps = stream.shape[0] // B
+    if n_steps < 2:
+        raise ValueError(f"pieces must hold at least 2·batch_size = {2 * B} frames, got {stream.shape[0]}")
+    return stream[: n_steps * B].reshape(B, n_steps, -1).transpose(0, 1).contiguous()
 
 
 def update_step(params: dict[str, torch.nn.Parameter], grads: dict[str, torch.Tensor], *, method: str, lr: float,
@@ -184,7 +222,7 @@ def _layer_stats(Ws) -> tuple[list[float], list[float]]:
 def _gradient(model, params, x, y, state, generator, reduction) -> tuple[torch.Tensor, dict, torch.Tensor]:
     """The cost of the segment ``(x, y)`` from ``state``, its gradient by name, and the next state (detached)."""
     logits, state = model(x, state, generator=generator)
-    cost = lm_cost(logits, y, reduction)
+    cost = cost_of(model)(logits, y, reduction)
     model.zero_grad(set_to_none=True)
     cost.backward()
     return cost, {n: p.grad for n, p in params.items()}, state.detach()
@@ -404,9 +442,10 @@ class Schedule:
 def evaluate(model: GRULanguageModel, data: torch.Tensor, seq_len: int = 35) -> float:
     """The mean cross-entropy per token (nats) of ``model`` on ``data [n_steps, B]`` (:func:`reprolib.ptb.batchify`),
     in evaluation mode (no dropout), the state carried over consecutive segments of ``seq_len`` steps as in
-    training, every target of ``data`` counted once. exp of it is the perplexity of Kanai's Table 1."""
-    if not isinstance(model, GRULanguageModel):
-        raise TypeError(f"model must be a GRULanguageModel, got {type(model).__name__}")
+    training, every target of ``data`` counted once. exp of it is the perplexity of Kanai's Table 1. For a
+    :class:`reprolib.gru.GRUMusicModel` and frames ``[n_steps, B, keys]`` (:func:`batchify_frames`): the mean
+    negative log-likelihood per frame (:func:`frame_cost`), Kanai's Table 2."""
+    cost = cost_of(model)  # checks the model
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -415,9 +454,9 @@ def evaluate(model: GRULanguageModel, data: torch.Tensor, seq_len: int = 35) -> 
         with torch.no_grad():
             for x, y in ptb.bptt_batches(data, seq_len):
                 logits, state = model(x.to(device), state)
-                total += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1).to(device),
-                                                           reduction="sum").item()
-                count += y.numel()
+                positions = y.shape[0] * y.shape[1]
+                total += cost(logits, y.to(device), "mean").item() * positions
+                count += positions
     finally:
         model.train(was_training)
     return total / count
@@ -475,8 +514,9 @@ def train_epochs(model: GRULanguageModel, train: torch.Tensor, valid: torch.Tens
     _, _, threshold, delta, seq_len = _check_training(model, train, 1, method, schedule.lr, generator, threshold, delta,
                                                       seq_len, project_inputs, reduction)
     for name, split in (("valid", valid), ("test", test)):
-        if not isinstance(split, torch.Tensor) or split.ndim != 2:
-            raise ValueError(f"{name} must be token ids [n_steps, B], got {type(split).__name__}")
+        if not isinstance(split, torch.Tensor) or split.ndim != train.ndim or split.shape[1:] != train.shape[1:]:
+            raise ValueError(f"{name} must have train's layout [n_steps, {', '.join(map(str, train.shape[1:]))}], "
+                             f"got {tuple(split.shape) if isinstance(split, torch.Tensor) else type(split).__name__}")
     if svd not in SVDS:
         raise ValueError(f"svd must be one of {SVDS}, got {svd!r}")
     Ws = model.recurrent_weights()

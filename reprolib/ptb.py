@@ -140,8 +140,13 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def n_batches(data: torch.Tensor, seq_len: int, drop_last: bool = False) -> int:
-    """How many segments :func:`bptt_batches` yields."""
-    _check_ids("data", data, ndim=2)
+    """How many segments :func:`bptt_batches` yields (``data``: token ids ``[n_steps, B]``, or floating-point
+    frames ``[n_steps, B, keys]``, :func:`reprolib.lm_training.batchify_frames`)."""
+    if isinstance(data, torch.Tensor) and data.is_floating_point():
+        if data.ndim != 3:
+            raise ValueError(f"data of frames must have shape [n_steps, B, keys], got {tuple(data.shape)}")
+    else:
+        _check_ids("data", data, ndim=2)
     L = _checks.positive_int("seq_len", seq_len)
     n_targets = data.shape[0] - 1
     return n_targets // L if drop_last else -(-n_targets // L)
@@ -149,9 +154,10 @@ def n_batches(data: torch.Tensor, seq_len: int, drop_last: bool = False) -> int:
 
 def bptt_batches(data: torch.Tensor, seq_len: int,
                  drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Segments of truncated back-propagation through time over ``data [n_steps, B]``.
+    """Segments of truncated back-propagation through time over ``data [n_steps, B]`` (or ``[n_steps, B, keys]``,
+    :func:`n_batches`).
 
-    Yields ``(x, y)``, each ``[L, B]`` with L = seq_len (the last segment may be shorter
+    Yields ``(x, y)``, each ``[L, B]`` (``[L, B, keys]``) with L = seq_len (the last segment may be shorter
     unless ``drop_last``): x = data[i : i+L], y = data[i+1 : i+1+L], for i = 0, seq_len, …
     Every row after the first is a target exactly once (n_steps − 1 targets per column).
     """

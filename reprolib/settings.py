@@ -406,14 +406,10 @@ class KanaiFig1(Sweep):
 
 
 @dataclass(frozen=True)
-class KanaiTable1(Sweep):
-    """Kanai's Table 1 (§4.1.1-4.2): the PTB language model of ``reading`` (:class:`Reading`) trained for
-    ``epochs`` epochs with the projection at every δ of ``deltas`` and with clipping at every threshold of
-    ``thresholds``, ``seeds`` runs each; the learning rate is ``reading.lr`` for ``decay_after`` epochs, then
-    divided by ``decay`` after each epoch (:class:`reprolib.lm_training.Schedule`, ``"step"``).
-    ``train_tokens`` and ``eval_tokens`` cut the training and the validation and test splits to their first
-    tokens (0: the whole split). ``svds``: the routes of P_δ each δ is trained with
-    (:data:`reprolib.lm_training.SVDS`; Table 1: the truncated SVD; Table 3, ``kanai_table3``, compares both)."""
+class KanaiTable(Sweep):
+    """What Kanai's Tables 1 and 2 share: a GRU model of ``n_hidden`` units in ``dtype`` trained for at most
+    ``epochs`` epochs of segments of ``seq_len`` steps × ``batch_size``, with dropout ``dropout``, by the
+    projection at every δ of ``deltas`` and by clipping at every threshold of ``thresholds``, ``seeds`` runs each."""
 
     dtype: str
     n_hidden: int
@@ -421,22 +417,14 @@ class KanaiTable1(Sweep):
     batch_size: int
     dropout: float
     epochs: int
-    decay: float
-    decay_after: int
     deltas: tuple
     thresholds: tuple
-    reading: Reading
-    train_tokens: int
-    eval_tokens: int
-    svds: tuple = ("truncated",)
 
     def __post_init__(self):
         super().__post_init__()
         _one_of("dtype", self.dtype, DTYPES)
-        for key in ("n_hidden", "seq_len", "batch_size", "epochs", "decay_after"):
+        for key in ("n_hidden", "seq_len", "batch_size", "epochs"):
             _checks.positive_int(key, getattr(self, key))
-        for key in ("train_tokens", "eval_tokens"):
-            _checks.positive_int(key, getattr(self, key), minimum=0)
         _checks.positive_float("dropout", self.dropout, strict=False)
         for key in ("deltas", "thresholds"):
             v = getattr(self, key)
@@ -451,30 +439,93 @@ class KanaiTable1(Sweep):
         for d in self.deltas:
             if d >= 2:
                 raise ValueError(f"deltas entries must be in (0, 2), got {d}")
+        self._set(deltas=tuple(float(x) for x in self.deltas), thresholds=tuple(float(x) for x in self.thresholds))
+
+    def routes(self) -> tuple:
+        """The routes of P_δ (:data:`reprolib.lm_training.SVDS`) each δ is trained with."""
+        return ("truncated",)
+
+    def settings(self) -> list[tuple[str, float]]:
+        """The columns of the table: ``("project", δ)`` for every δ (``("project-full", δ)`` too when
+        :meth:`routes` holds ``"full"``), then ``("clip", threshold)``."""
+        names = {"truncated": "project", "full": "project-full"}
+        return [(names[v], d) for d in self.deltas for v in self.routes()] + [("clip", t) for t in self.thresholds]
+
+
+@dataclass(frozen=True)
+class KanaiTable1(KanaiTable):
+    """Kanai's Table 1 (§4.1.1-4.2): the PTB language model of ``reading`` (:class:`Reading`) trained for
+    ``epochs`` epochs; the learning rate is ``reading.lr`` for ``decay_after`` epochs, then divided by ``decay``
+    after each epoch (:class:`reprolib.lm_training.Schedule`, ``"step"``). ``train_tokens`` and ``eval_tokens``
+    cut the training and the validation and test splits to their first tokens (0: the whole split). ``svds``: the
+    routes of P_δ each δ is trained with (:data:`reprolib.lm_training.SVDS`; Table 1: the truncated SVD; Table 3,
+    ``kanai_table3``, compares both)."""
+
+    decay: float
+    decay_after: int
+    reading: Reading
+    train_tokens: int
+    eval_tokens: int
+    svds: tuple = ("truncated",)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _checks.positive_int("decay_after", self.decay_after)
+        for key in ("train_tokens", "eval_tokens"):
+            _checks.positive_int(key, getattr(self, key), minimum=0)
         if not isinstance(self.svds, (list, tuple)) or not self.svds or len(set(self.svds)) != len(self.svds):
             raise ValueError(f"svds must be a non-empty list of distinct names, got {self.svds!r}")
         for v in self.svds:
             _one_of("svds entries", v, lm_training.SVDS)
         reading = self.reading if isinstance(self.reading, Reading) else profiles.typed(Reading, self.reading, "reading")
-        self._set(svds=tuple(self.svds), deltas=tuple(float(x) for x in self.deltas), thresholds=tuple(float(x) for x in self.thresholds),
-                  reading=reading)
+        self._set(svds=tuple(self.svds), reading=reading)
         self.schedule()  # checks decay
+
+    def routes(self) -> tuple:
+        return self.svds
 
     def schedule(self) -> lm_training.Schedule:
         """The learning rate over the epochs: ``reading.lr``, divided by ``decay`` after each epoch from
         epoch ``decay_after`` on."""
         return lm_training.Schedule(self.reading.lr, self.decay, self.decay_after, "step")
 
-    def settings(self) -> list[tuple[str, float]]:
-        """The columns of the table: ``("project", δ)`` for every δ (``("project-full", δ)`` too when ``svds``
-        holds ``"full"``), then ``("clip", threshold)``."""
-        names = {"truncated": "project", "full": "project-full"}
-        return [(names[v], d) for d in self.deltas for v in self.svds] + [("clip", t) for t in self.thresholds]
+
+@dataclass(frozen=True)
+class KanaiTable2(KanaiTable):
+    """Kanai's Table 2 (§4.1.2-4.2): the music model (:class:`reprolib.gru.GRUMusicModel`, ``n_layers`` GRU
+    layers) on the piano rolls of ``corpus`` (:func:`reprolib.data.load_music`), trained by SGD at ``lr``, divided
+    by ``decay`` after ``patience`` epochs without improvement of the validation loss, until it falls below
+    ``min_lr`` or after ``epochs`` epochs (:class:`reprolib.lm_training.Schedule`, ``"plateau"``). The projection
+    also keeps σ₁(W_xh) ≤ 2 in every layer (eq. 10). ``train_frames`` and ``eval_frames`` cut the training and the
+    validation and test streams to their first frames (0: whole)."""
+
+    n_layers: int
+    lr: float
+    decay: float
+    patience: int
+    min_lr: float
+    corpus: str
+    train_frames: int
+    eval_frames: int
+
+    def __post_init__(self):
+        super().__post_init__()
+        _checks.positive_int("n_layers", self.n_layers)
+        _checks.positive_int("patience", self.patience)
+        for key in ("train_frames", "eval_frames"):
+            _checks.positive_int(key, getattr(self, key), minimum=0)
+        _one_of("corpus", self.corpus, data.MUSIC)
+        self.schedule()  # checks lr, decay and min_lr
+
+    def schedule(self) -> lm_training.Schedule:
+        """The learning rate over the epochs: ``lr``, divided by ``decay`` after ``patience`` epochs without a
+        better validation loss, down to ``min_lr``."""
+        return lm_training.Schedule(self.lr, self.decay, self.patience, "plateau", self.min_lr)
 
 
 #: each experiment's settings class
 EXPERIMENTS = {"fig7": Fig7, "tables": Tables, "music": Natural, "chars": Natural, "kanai_readings": KanaiFig1,
-               "kanai_fig1": KanaiFig1, "kanai_table1": KanaiTable1,
+               "kanai_fig1": KanaiFig1, "kanai_table1": KanaiTable1, "kanai_table2": KanaiTable2,
                "kanai_table3": KanaiTable1}
 
 

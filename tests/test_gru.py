@@ -2,6 +2,8 @@
 weights mapped (equal exactly where the reset-gate placement does not matter), and the layer-by-layer
 definition of the stack and of the language model."""
 
+import math
+
 import pytest
 import torch
 
@@ -277,3 +279,39 @@ def test_other_readings_of_the_initialization_draw_what_they_name():
         G.GRUCell(3, 4, generator=g(), init_std=0.0)
     with pytest.raises(ValueError, match="emb_std"):
         G.GRULanguageModel(5, 4, generator=g(), emb_std=-1.0)
+
+
+# ----------------------------------------------------------------------------- the music model (Kanai §4.1.2)
+def test_music_model_on_one_hot_frames_is_the_language_model_with_the_same_weights(gen):
+    """x_t W_emb for a one-hot frame is the embedding's row: the music model reads frames as the language model
+    reads words; a chord adds the rows of its keys (the input layer is linear and bias-free)."""
+    keys, n = 12, 6
+    music = G.GRUMusicModel(keys, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    lm = G.GRULanguageModel(keys, n, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64,
+                            init_std=math.sqrt(G.MUSIC_INIT_VARIANCE))
+    for (a, pa), (b, pb) in zip(music.named_parameters(), lm.named_parameters()):
+        assert a == b and torch.equal(pa, pb)
+    tokens = torch.randint(keys, (9, 3), generator=gen)
+    frames = torch.nn.functional.one_hot(tokens, keys).double()
+    assert torch.equal(music(frames)[0], lm(tokens)[0])
+    chord = frames.clone()
+    chord[..., 0] = 1.0
+    x = music.input_scale * (chord @ music.W_emb)
+    ref = music.gru(x)[0] @ music.W_out.T + music.b_out
+    assert torch.allclose(music(chord)[0], ref, rtol=0, atol=1e-15)
+
+
+def test_music_model_draws_the_papers_initialization_and_checks_its_frames(gen):
+    music = G.GRUMusicModel(88, 200, generator=torch.Generator().manual_seed(0))
+    assert music.keys == 88 and music.gru.n_layers == 2 and music.input_scale == 0.01
+    std = math.sqrt(1e-4 / 200)  # N(0, 1e-4/200), a variance
+    for W in (music.W_emb, music.W_out, music.gru.cells[0].W_xz, music.gru.cells[1].W_xh):
+        assert W.std().item() == pytest.approx(std, rel=0.05)
+    W = music.gru.cells[1].W_hh.double()
+    assert torch.allclose(W @ W.T, torch.eye(200, dtype=torch.float64), atol=1e-5)  # orthogonal
+    with pytest.raises(TypeError, match="frames"):
+        music(torch.zeros(3, 2, 88, dtype=torch.long))
+    with pytest.raises(ValueError, match="frames"):
+        music(torch.zeros(3, 2, 93))
+    with pytest.raises(TypeError, match="frames"):
+        music([[0.0] * 88])

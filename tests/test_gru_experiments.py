@@ -134,6 +134,44 @@ def test_table1_summary_counts_successes_and_averages_perplexity_over_them():
     assert out[("clip", 20.0)] == {"runs": 1, "success": 0.0, "valid": None, "test": None}
 
 
+# ----------------------------------------------------------------------------- Table 2
+def test_table2_settings_are_the_papers_and_are_checked():
+    s = settings.load("kanai_table2", "paper")
+    assert s.settings() == [("project", d) for d in (0.2, 0.5, 0.8, 1.1, 1.4)] + \
+        [("clip", t) for t in (15.0, 30.0, 45.0, 60.0)]
+    assert set(s.settings()) == set(gru_experiments.PAPER_TABLE2)
+    assert (s.n_hidden, s.n_layers, s.seeds, s.corpus, s.train_frames) == (200, 2, 5, "Nottingham", 0)
+    sched = s.schedule()  # 0.1, divided by 1.25 after 10 epochs without improvement, down to 1e-4
+    # the first epoch improves on nothing; 10 epochs without improvement after it divide the rate
+    assert sched.kind == "plateau" and sched.lr_at(10, [1.0] * 10) == 0.1
+    assert sched.lr_at(11, [1.0] * 11) == pytest.approx(0.1 / 1.25)
+    assert sched.lr_at(11, [1.0 - k / 100 for k in range(11)]) == 0.1 and sched.min_lr == 1e-4
+    for bad, match in (({"corpus": "JSB"}, "corpus"), ({"patience": 0}, "patience"), ({"min_lr": -1.0}, "min_lr"),
+                       ({"n_layers": 0}, "n_layers"), ({"deltas": (2.5,)}, "deltas")):
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(s, **bad)
+
+
+def test_table2_runs_through_the_command_on_nottingham_with_eq_10(tmp_path, capsys):
+    args = ["kanai_table2", "--profile", "ci", "--workers", "0", "--results-dir", str(tmp_path), "--no-progress"]
+    assert experiments.main(args) == 0
+    assert "kanai_table2 at ci: 9 cells, 9 runs; about" in capsys.readouterr().out
+    res = json.loads((tmp_path / "kanai_table2_ci.json").read_text())
+    rows = res["runs"]
+    assert len({r["initial_valid"] for r in rows}) == 1  # every column starts from the same model
+    assert 88 * 0.5 < rows[0]["initial_valid"] < 88 * 0.8  # ~ 88 log 2: every key at probability ~1/2 at first
+    s = settings.load("kanai_table2", "ci")
+    for r in rows:
+        assert len(r["history"]) == s.epochs and r["test"] is not None
+        if r["method"] == "project":
+            assert max(max(h["sigma1"]) for h in r["history"]) <= 2 - r["value"] + 1e-9  # both layers' W_hh
+    assert res["provenance"]["choices"]["music"]["eq10"].startswith("the projection also keeps")
+    table = gru_experiments.table1_summary(rows, perplexity=False)
+    assert set(table) == set(s.settings())
+    ok = next(r for r in rows if r["success"])  # one run per column: its mean is its NLL per frame, not its exp
+    assert table[(ok["method"], ok["value"])]["valid"][0] == pytest.approx(ok["best_valid"])
+
+
 # ----------------------------------------------------------------------------- Table 3
 def test_table3_times_the_three_columns_of_the_paper(tmp_path):
     s = settings.load("kanai_table3", "paper")

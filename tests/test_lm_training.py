@@ -9,8 +9,8 @@ import torch
 from reprolib import gru as G
 from reprolib import ptb
 from reprolib.gru_stability import spectral_radius_J
-from reprolib.lm_training import (Schedule, evaluate, explosions, fig1_events, lm_cost, train_epochs,
-                                  train_language_model, update_step, upward_crossings)
+from reprolib.lm_training import (Schedule, batchify_frames, cost_of, evaluate, explosions, fig1_events, frame_cost,
+                                  lm_cost, train_epochs, train_language_model, update_step, upward_crossings)
 from reprolib.projection import TruncatedProjection
 
 
@@ -278,3 +278,88 @@ def test_train_epochs_full_and_truncated_svd_give_the_same_training():
     with pytest.raises(ValueError, match="svd"):
         train_epochs(small_lm64(), train, valid, test, 1, method="project", svd="randomized",
                      schedule=Schedule(1.0, 1.1, 5), seq_len=7, generator=torch.Generator())
+
+
+# ----------------------------------------------------------------------------- the music task (Kanai §4.1.2)
+def music_pieces(keys=10, lengths=(30, 17, 41), seed=6):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.rand(n, keys, generator=g) < 0.2).float() for n in lengths]
+
+
+def small_music64(seed=0, keys=10, n=6, dropout=0.0):
+    return G.GRUMusicModel(keys, n, generator=torch.Generator().manual_seed(seed), dropout=dropout, dtype=torch.float64,
+                           init_std=0.3)
+
+
+def test_frame_cost_is_the_bernoulli_nll_summed_over_keys_and_steps_and_averaged_over_the_batch(gen):
+    logits = torch.randn(5, 3, 4, generator=gen, dtype=torch.float64)
+    y = (torch.rand(5, 3, 4, generator=gen) < 0.5).double()
+    p = torch.sigmoid(logits)
+    nll = -(y * p.log() + (1 - y) * (1 - p).log())  # written out
+    assert frame_cost(logits, y).item() == pytest.approx(nll.sum().item() / 3, rel=1e-12)
+    assert frame_cost(logits, y, "mean").item() == pytest.approx(nll.sum(-1).mean().item(), rel=1e-12)  # per frame
+    with pytest.raises(ValueError, match="reduction"):
+        frame_cost(logits, y, "max")
+    with pytest.raises(ValueError, match="shape"):
+        frame_cost(logits, y[..., :3])
+    assert cost_of(small_music64()) is frame_cost and cost_of(small_lm()) is lm_cost
+    with pytest.raises(TypeError, match="model"):
+        cost_of(torch.nn.Linear(2, 2))
+
+
+def test_batchify_frames_plays_the_pieces_in_order_and_cuts_the_stream_into_columns():
+    pieces = music_pieces()
+    data = batchify_frames(pieces, 4, dtype=torch.float64)
+    stream = torch.cat(pieces).double()
+    n = stream.shape[0] // 4
+    assert data.shape == (n, 4, 10) and data.dtype == torch.float64
+    for b in range(4):
+        assert torch.equal(data[:, b], stream[b * n:(b + 1) * n])
+    assert ptb.n_batches(data, 7) == -(-(n - 1) // 7)
+    x, y = next(ptb.bptt_batches(data, 7))
+    assert torch.equal(x, data[:7]) and torch.equal(y, data[1:8])
+    for bad in ([], [torch.zeros(3, 10), torch.zeros(3, 9)], "x"):
+        with pytest.raises(ValueError, match="pieces"):
+            batchify_frames(bad, 4)
+    with pytest.raises(ValueError, match="frames"):
+        batchify_frames([torch.zeros(5, 10)], 4)
+    with pytest.raises(ValueError, match="keys"):
+        ptb.n_batches(torch.zeros(5, 4), 7)  # floating-point data must be frames [n_steps, B, keys]
+
+
+def test_evaluate_on_music_is_the_nll_per_frame_of_one_pass():
+    model, data = small_music64(), batchify_frames(music_pieces(), 2, dtype=torch.float64)
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(data[:-1])
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, data[1:], reduction="none").sum(-1).mean()
+    model.train()
+    assert evaluate(model, data, seq_len=7) == pytest.approx(ref.item(), rel=1e-12)
+
+
+def test_train_epochs_trains_the_music_model_with_the_plateau_schedule_and_eq_10():
+    """One epoch on frames = train_language_model over every segment (same masks, same updates); with eq. (10)
+    sigma_1 of every W_xh of the two layers ends <= 2, the second layer's from 10."""
+    pieces = music_pieces(lengths=(60, 45, 70))
+    train = batchify_frames(pieces, 3, dtype=torch.float64)
+    valid = test = batchify_frames(music_pieces(seed=7), 3, dtype=torch.float64)
+    a, b = small_music64(dropout=0.5), small_music64(dropout=0.5)
+    with torch.no_grad():  # an input matrix above eq. (10)'s bound, so that the constraint acts
+        for m in (a, b):
+            m.gru.cells[1].W_xh.mul_(10 / torch.linalg.matrix_norm(m.gru.cells[1].W_xh, 2))
+    n = ptb.n_batches(train, 7, drop_last=True)
+    ref = train_language_model(a, train, n, method="project", lr=0.1, delta=0.2, seq_len=7, project_inputs=True,
+                               generator=torch.Generator().manual_seed(3))
+    tr = train_epochs(b, train, valid, test, 1, method="project", delta=0.2, project_inputs=True, seq_len=7,
+                      schedule=Schedule(0.1, 1.25, 10, kind="plateau", min_lr=1e-4),
+                      generator=torch.Generator().manual_seed(3))
+    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.equal(pa, pb), na
+    (h,) = tr.history
+    assert h["train"] == pytest.approx(np.mean(ref.loss) / 7, rel=1e-12)
+    assert h["valid"] == pytest.approx(evaluate(a, valid, 7), rel=1e-12)
+    assert torch.linalg.matrix_norm(b.gru.cells[1].W_xh.detach(), 2).item() <= 2 + 1e-9
+    assert torch.linalg.matrix_norm(b.gru.cells[0].W_xh.detach(), 2).item() <= 2 + 1e-9
+    with pytest.raises(ValueError, match="valid"):
+        train_epochs(b, train, valid[..., :5], test, 1, method="clip", schedule=Schedule(0.1, 1.25, 10),
+                     generator=torch.Generator().manual_seed(3))

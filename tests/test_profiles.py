@@ -35,6 +35,8 @@ PAPER_SMOKE_OVERRIDES = {
                             "fig1_overrides": {"seeds": 1, "iterations": 2},
                             "table1_overrides": {"seeds": 1, "epochs": 1, "train_tokens": 2820, "eval_tokens": 1420,
                                                  "deltas": [0.2], "thresholds": []},
+                            "table2_overrides": {"seeds": 1, "epochs": 1, "train_frames": 2820, "eval_frames": 1420,
+                                                 "deltas": [0.2], "thresholds": []},
                             "table3_overrides": {"epochs": 1, "train_tokens": 2820, "eval_tokens": 1420}},
 }
 
@@ -62,7 +64,8 @@ def test_paper_parameter_file_sets_the_same_names(name):
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_paper_profile_runs_on_the_cpu(name, tmp_path):
     assert name in PAPER_SMOKE_OVERRIDES, f"add {name} to PAPER_SMOKE_OVERRIDES"
-    params = {**profiles.load(name, "paper"), **PAPER_SMOKE_OVERRIDES[name], "device": "cpu"}
+    # one thread: the test files run in one process per core (a paper profile's threads: 0 would oversubscribe)
+    params = {**profiles.load(name, "paper"), **PAPER_SMOKE_OVERRIDES[name], "device": "cpu", "threads": 1}
     source = tmp_path / f"{name}.ipynb"
     jupytext.write(jupytext.read(pipeline.NOTEBOOKS / f"{name}.py"), source)
     papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), parameters=params,
