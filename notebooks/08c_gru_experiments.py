@@ -512,14 +512,18 @@ if committed_table3 is not None:
     show_table3(table3_rows, table3_prov, committed)
     t3 = gru_experiments.table3_times(table3_rows, table3_prov)
     r_trunc, r_full = t3[("project", 0.2)]["ratio"], t3[("project-full", 0.2)]["ratio"]
+    STATED.update({"8c.4-table3-truncated": False, "8c.4-table3-full-slower": False})
     check("8c.4-table3-truncated", "Table 3: a training with the truncated projection takes at most the time of "
           "clipping (ratio <= 1.05)", r_trunc <= 1.05, source="Kanai §4.4, Table 3", expected=stated("8c.4-table3-truncated"),
           verdict="reproduced qualitatively" if stated("8c.4-table3-truncated") else "not reproduced",
           paper="0.917", ours=f"{r_trunc:.3f}")
-    check("8c.4-table3-full-slower", "Table 3: the full SVD takes longer than the truncated SVD", r_full > r_trunc,
+    full_s, trunc_s = t3[("project-full", 0.2)]["seconds"], t3[("project", 0.2)]["seconds"]
+    check("8c.4-table3-full-slower", "Table 3: the full SVD takes longer than the truncated SVD (every training by "
+          "the full SVD slower than every one by the truncated SVD)", min(full_s) > max(trunc_s),
           source="Kanai §4.4, Table 3", expected=stated("8c.4-table3-full-slower"),
           verdict="reproduced" if stated("8c.4-table3-full-slower") else "not reproduced",
-          paper="1.012 against 0.917", ours=f"{r_full:.3f} against {r_trunc:.3f}")
+          paper="1.012 against 0.917", ours=f"{r_full:.3f} against {r_trunc:.3f} (runs {min(full_s):.1f}-{max(full_s):.1f} s "
+                                              f"against {min(trunc_s):.1f}-{max(trunc_s):.1f} s)")
 else:
     for cid, claim in (("8c.4-table3-truncated", "a training with the truncated projection takes at most the time "
                                                  "of clipping"),
@@ -614,5 +618,15 @@ plot_table(live_table2_rows, "8c.6", f"live run at `{profile}`", live_table2, ta
 #   5 of the explosions at $\rho(J) > 1$; those 5 are one seed's burst of consecutive explosions.
 # * **Fig. 1 (projection): reproduced.** $\rho(J)$ stays below 0.95 (by construction) and the largest gradient
 #   norm is 0.4 % to 3.2 % of clipping's.
-# * **Tables 1 to 3:** the experiments run (8c.3 to 8c.5); their `cpu` results are not committed yet, so their
+# * **Table 3: not reproduced on a CPU.** At 650 units, over one epoch of an eighth of the corpus (165 updates,
+#   the validation and the test as in a whole training), 2 runs each, one at a time on one core: the projection
+#   by the truncated SVD takes 1.10 times the time of clipping and by the full SVD 1.11 times (the paper: 0.917
+#   and 1.012). The two routes differ by less than the spread between two runs of the same route: the 650 × 650
+#   SVD is a small part of an update whose cost is the 10,000-word soft-max, so on a CPU the projection costs
+#   about 10 % more than clipping whichever SVD computes it. The paper argues that clipping pays for the norm of
+#   every parameter, the large input and output matrices included, while the projection depends only on the
+#   state's size; here the norm is a small part of an update too. The paper describes its hardware in a
+#   supplement we do not have, and the balance of these operations differs between devices
+#   ([Deviations](../deviations.md) U13).
+# * **Tables 1 and 2:** the experiments run (8c.3, 8c.5); their `cpu` results are not committed yet, so their
 #   claims say "not run".
