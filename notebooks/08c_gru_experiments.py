@@ -418,15 +418,35 @@ def check_claims(table, claims, outcomes, experiment):
                   verdict="reproduced qualitatively" if stated(cid) else "not reproduced", ours=ours)
 
 
+def by_method(summary):
+    """A table's summary (:func:`gru_experiments.table1_summary`) as the projection's columns and clipping's,
+    each δ or threshold -> its cell."""
+    return tuple({v: st for (m, v), st in summary.items() if m == method} for method in ("project", "clip"))
+
+
+def best_test(columns):
+    """The least mean test loss over ``columns`` (None when no column has a successful run)."""
+    return min((st["test"][0] for st in columns.values() if st["test"] is not None), default=None)
+
+
+def projection_beats_clipping(proj, clip, digits):
+    """Whether the projection's best test loss is below clipping's (or clipping has none), and both in words."""
+    p, c = best_test(proj), best_test(clip)
+    return p is not None and (c is None or p < c), f"{p or float('nan'):.{digits}f} against {c or float('nan'):.{digits}f}"
+
+
+def all_succeed(columns):
+    """Whether every run of every column succeeded, and each column's success rate in words."""
+    return (all(st["success"] == 1 for st in columns.values()),
+            ", ".join(f"{v:g}: {100 * st['success']:.0f} %" for v, st in columns.items()))
+
+
 outcomes = None
 if committed_table1 is not None:
     t1 = gru_experiments.table1_summary(table1_rows)
-    proj = {v: st for (m, v), st in t1.items() if m == "project"}
-    clip = {v: st for (m, v), st in t1.items() if m == "clip"}
-    best = lambda d: min((st["test"][0] for st in d.values() if st["test"] is not None), default=None)  # noqa: E731
+    proj, clip = by_method(t1)
     outcomes = {
-        "8c.3-projection-always-trains": (all(st["success"] == 1 for st in proj.values()),
-                                          ", ".join(f"{v:g}: {100 * st['success']:.0f} %" for v, st in proj.items())),
+        "8c.3-projection-always-trains": all_succeed(proj),
         "8c.3-clip-fails-at-10": (10.0 in clip and clip[10.0]["success"] < 1, f"{100 * clip[10.0]['success']:.0f} %"
                                   if 10.0 in clip else "not run"),
         "8c.3-clip-fails-at-15-20": (all(v in clip and clip[v]["success"] == 0 for v in (15.0, 20.0)),
@@ -435,8 +455,7 @@ if committed_table1 is not None:
                                  and clip[10.0]["test"][0] < clip[5.0]["test"][0],
                                  ", ".join(f"{v:g}: {clip[v]['test'][0]:.1f}" for v in (5.0, 10.0)
                                            if v in clip and clip[v]["test"] is not None)),
-        "8c.3-projection-beats-clipping": (best(proj) is not None and (best(clip) is None or best(proj) < best(clip)),
-                                           f"{best(proj) or float('nan'):.1f} against {best(clip) or float('nan'):.1f}"),
+        "8c.3-projection-beats-clipping": projection_beats_clipping(proj, clip, 1),
     }
 check_claims(1, TABLE1_CLAIMS, outcomes, "kanai_table1")
 
@@ -570,20 +589,15 @@ TABLE2_CLAIMS = {
 outcomes = None
 if committed_table2 is not None:
     t2 = gru_experiments.table1_summary(table2_rows, perplexity=False)
-    proj2 = {v: st for (m, v), st in t2.items() if m == "project"}
-    clip2 = {v: st for (m, v), st in t2.items() if m == "clip"}
+    proj2, clip2 = by_method(t2)
     test_nll = lambda d, vs: [d[v]["test"][0] for v in vs if v in d and d[v]["test"] is not None]  # noqa: E731
     low, high = test_nll(proj2, (0.2, 0.5)), test_nll(proj2, (1.1, 1.4))
-    best2 = lambda d: min((st["test"][0] for st in d.values() if st["test"] is not None), default=None)  # noqa: E731
     outcomes = {
-        "8c.5-table2-projection-always-trains": (all(st["success"] == 1 for st in proj2.values()),
-                                                 ", ".join(f"{v:g}: {100 * st['success']:.0f} %" for v, st in proj2.items())),
-        "8c.5-table2-clip-always-trains": (all(st["success"] == 1 for st in clip2.values()),
-                                           ", ".join(f"{v:g}: {100 * st['success']:.0f} %" for v, st in clip2.items())),
+        "8c.5-table2-projection-always-trains": all_succeed(proj2),
+        "8c.5-table2-clip-always-trains": all_succeed(clip2),
         "8c.5-table2-tradeoff": (len(low) == 2 and len(high) == 2 and max(low) < min(high),
                                  f"{', '.join(f'{x:.2f}' for x in low)} against {', '.join(f'{x:.2f}' for x in high)}"),
-        "8c.5-table2-projection-beats-clipping": (best2(proj2) is not None and (best2(clip2) is None or best2(proj2) < best2(clip2)),
-                                                  f"{best2(proj2) or float('nan'):.2f} against {best2(clip2) or float('nan'):.2f}"),
+        "8c.5-table2-projection-beats-clipping": projection_beats_clipping(proj2, clip2, 2),
     }
 check_claims(2, TABLE2_CLAIMS, outcomes, "kanai_table2")
 

@@ -245,7 +245,7 @@ def kanai(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, progres
     """Every reading × method × seed of ``kanai_readings`` or ``kanai_fig1`` with settings ``s``, run here
     (see :func:`fig7`); one row per run, its trace per iteration (:func:`reprolib.gru_experiments.fig1_cell`);
     or every (method, δ or threshold) × seed of ``kanai_table1``, ``kanai_table2`` or ``kanai_table3``, one row per
-    whole training (:func:`reprolib.gru_experiments.table1_cell`, :func:`reprolib.gru_experiments.table2_cell`)."""
+    whole training (:func:`reprolib.gru_experiments.table_cell`)."""
     if experiment not in KANAI:
         raise ValueError(f"experiment must be one of {KANAI}, got {experiment!r}")
     return _serial(experiment, s, progress)

@@ -125,86 +125,80 @@ def fig1_cell(experiment: str, sweep: dict, index: int, method: str, seed: int) 
             "sessions": [{"seconds": round(seconds, 1), "iterations": s.iterations}]}
 
 
-def splits(s: settings.KanaiTable1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The train, validation and test token ids of ``s``, cut to ``train_tokens`` and ``eval_tokens`` (0: whole)
-    and batched (:func:`reprolib.ptb.batchify`)."""
-    corpus = ptb.load()
-    cut = lambda ids, n: ids if n == 0 else ids[:n]  # noqa: E731
-    return (ptb.batchify(cut(corpus.train, s.train_tokens), s.batch_size),
-            ptb.batchify(cut(corpus.valid, s.eval_tokens), s.batch_size),
-            ptb.batchify(cut(corpus.test, s.eval_tokens), s.batch_size))
+def table_model(s: settings.KanaiTable, seed: int) -> GRULanguageModel:
+    """The model of a whole-training table, drawn from ``profiles.generator(2 seed)``: Table 1's (and 3's) language
+    model of ``s.reading``, or Table 2's music model (88 keys)."""
+    if isinstance(s, settings.KanaiTable2):
+        return GRUMusicModel(data.N_KEYS, s.n_hidden, s.n_layers, generator=profiles.generator(2 * seed),
+                             dropout=s.dropout, dtype=getattr(torch, s.dtype), device=profiles.pick_device(s.device))
+    return model(s, s.reading, seed)
 
 
-def music_model(s: settings.KanaiTable2, seed: int) -> GRUMusicModel:
-    """The music model of ``s`` (88 keys), drawn from ``profiles.generator(2 seed)``."""
-    return GRUMusicModel(data.N_KEYS, s.n_hidden, s.n_layers, generator=profiles.generator(2 * seed),
-                         dropout=s.dropout, dtype=getattr(torch, s.dtype), device=profiles.pick_device(s.device))
+def _streams(s: settings.KanaiTable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The train, validation and test streams of ``s``: PTB's token ids, or ``s.corpus``'s tunes played one after
+    the other as frames ``[frames, 88]``; cut to their first ``train_tokens`` and ``eval_tokens`` (Table 2:
+    ``train_frames`` and ``eval_frames``; 0: whole)."""
+    if isinstance(s, settings.KanaiTable2):
+        streams = [torch.cat(data.load_music(s.corpus, split)) for split in ("train", "valid", "test")]
+        keep = (s.train_frames, s.eval_frames, s.eval_frames)
+    else:
+        corpus = ptb.load()
+        streams, keep = [corpus.train, corpus.valid, corpus.test], (s.train_tokens, s.eval_tokens, s.eval_tokens)
+    return tuple(x if n == 0 else x[:n] for x, n in zip(streams, keep))
 
 
-def music_splits(s: settings.KanaiTable2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The train, validation and test streams of ``s.corpus`` (:func:`reprolib.lm_training.batchify_frames`),
-    cut to their first ``train_frames`` and ``eval_frames`` frames (0: whole)."""
-    out = []
-    for split, n in (("train", s.train_frames), ("valid", s.eval_frames), ("test", s.eval_frames)):
-        stream = torch.cat(data.load_music(s.corpus, split))
-        out.append(lm_training.batchify_frames([stream if n == 0 else stream[:n]], s.batch_size,
-                                               dtype=getattr(torch, s.dtype)))
-    return tuple(out)
+def _batched(s: settings.KanaiTable, stream: torch.Tensor) -> torch.Tensor:
+    """``stream`` in columns of ``s.batch_size`` (:func:`reprolib.ptb.batchify`, or
+    :func:`reprolib.lm_training.batchify_frames` in ``s.dtype`` for frames)."""
+    if isinstance(s, settings.KanaiTable2):
+        return lm_training.batchify_frames([stream], s.batch_size, dtype=getattr(torch, s.dtype))
+    return ptb.batchify(stream, s.batch_size)
 
 
-def table1_cell(sweep: dict, method: str, value: float, seed: int) -> dict:
-    """One cell of ``kanai_table1`` or ``kanai_table3``: the model of the settings ``sweep`` (:meth:`Sweep.to_dict`)
-    trained for its epochs by ``method`` (``"project"`` with δ = ``value`` by the truncated SVD,
-    ``"project-full"`` by the full SVD, ``"clip"`` with threshold ``value``) from seed
-    ``seed`` (weights from ``generator(2 seed)``, dropout masks from ``generator(2 seed + 1)``). Returns
+def splits(s: settings.KanaiTable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The train, validation and test data of ``s`` (:func:`_streams`), batched."""
+    return tuple(_batched(s, x) for x in _streams(s))
+
+
+def _train_args(s: settings.KanaiTable, column: str, value: float) -> dict:
+    """The keyword arguments of :func:`reprolib.lm_training.train_epochs` for a column of Table 1, 2 or 3: the
+    method (clipping at threshold ``value``, or the projection with δ = ``value`` by the truncated or, for
+    ``"project-full"``, the full SVD), then the cost's reduction of ``s.reading`` (Tables 1, 3) or eq. (10) with
+    the projection (Table 2)."""
+    if column == "clip":
+        method = {"method": "clip", "threshold": value}
+    else:
+        method = {"method": "project", "delta": value, "svd": "full" if column == "project-full" else "truncated"}
+    extra = ({"project_inputs": column == "project"} if isinstance(s, settings.KanaiTable2) else
+             {"reduction": s.reading.reduction})
+    return {**method, **extra}
+
+
+def table_cell(experiment: str, sweep: dict, method: str, value: float, seed: int) -> dict:
+    """One cell of ``kanai_table1``, ``kanai_table2`` or ``kanai_table3``: the model of the settings ``sweep``
+    (:meth:`Sweep.to_dict`) trained for its epochs (Table 2: until the learning rate falls below ``min_lr``, at most
+    ``epochs``) by ``method`` (``"project"`` with δ = ``value`` by the truncated SVD, with eq. 10 in Table 2;
+    ``"project-full"`` by the full SVD; ``"clip"`` with threshold ``value``) from seed ``seed`` (weights from
+    ``generator(2 seed)``, dropout masks from ``generator(2 seed + 1)``). Returns
     ``{"rows", "train_seconds", "sessions"}`` with one row: the run's :class:`reprolib.lm_training.EpochTrace`."""
-    s = settings.from_dict("kanai_table1", sweep)  # kanai_table3 has the same settings class
+    s = settings.from_dict(experiment, sweep)
     if s.threads:
         torch.set_num_threads(s.threads)
-    net = model(s, s.reading, seed)
+    net = table_model(s, seed)
     train, valid, test = splits(s)
     start = time.perf_counter()
-    kw = _method_args(method, value)
     trace = lm_training.train_epochs(net, train, valid, test, s.epochs, schedule=s.schedule(),
                                      generator=profiles.generator(2 * seed + 1), seq_len=s.seq_len,
-                                     reduction=s.reading.reduction, **kw)
+                                     **_train_args(s, method, value))
     seconds = time.perf_counter() - start
     row = {"method": method, "value": value, "seed": seed, **dataclasses.asdict(trace)}
     return {"rows": [row], "train_seconds": round(seconds, 1),
             "sessions": [{"seconds": round(seconds, 1), "epochs": len(trace.history)}]}
-
-
-def table2_cell(sweep: dict, method: str, value: float, seed: int) -> dict:
-    """One cell of ``kanai_table2``: the music model of the settings ``sweep`` trained until its learning rate falls
-    below ``min_lr`` or for ``epochs`` epochs, by ``method`` (``"project"`` with δ = ``value`` and eq. 10, or
-    ``"clip"`` with threshold ``value``), from seed ``seed`` (weights from ``generator(2 seed)``, dropout masks from
-    ``generator(2 seed + 1)``). Returns ``{"rows", "train_seconds", "sessions"}`` as :func:`table1_cell`."""
-    s = settings.from_dict("kanai_table2", sweep)
-    if s.threads:
-        torch.set_num_threads(s.threads)
-    net = music_model(s, seed)
-    train, valid, test = music_splits(s)
-    start = time.perf_counter()
-    kw = _method_args(method, value)
-    trace = lm_training.train_epochs(net, train, valid, test, s.epochs, schedule=s.schedule(),
-                                     generator=profiles.generator(2 * seed + 1), seq_len=s.seq_len,
-                                     project_inputs=method == "project", **kw)
-    seconds = time.perf_counter() - start
-    row = {"method": method, "value": value, "seed": seed, **dataclasses.asdict(trace)}
-    return {"rows": [row], "train_seconds": round(seconds, 1),
-            "sessions": [{"seconds": round(seconds, 1), "epochs": len(trace.history)}]}
-
-
-def _method_args(column: str, value: float) -> dict:
-    """The keyword arguments of :func:`reprolib.lm_training.train_epochs` for a column of Table 1 or 3."""
-    if column == "clip":
-        return {"method": "clip", "threshold": value}
-    return {"method": "project", "delta": value, "svd": "full" if column == "project-full" else "truncated"}
 
 
 def table3_times(rows: list[dict], provenance: dict) -> dict:
     """Kanai's Table 3 from a ``kanai_table3`` results file: per column (method, value), the whole-training
-    times of its runs (seconds, :func:`table1_cell`'s ``train_seconds`` in the provenance), their mean, and the
+    times of its runs (seconds, :func:`table_cell`'s ``train_seconds`` in the provenance), their mean, and the
     ratio of that mean to clipping's."""
     times = {}
     for r in rows:
@@ -243,8 +237,7 @@ def cells(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1) -> list
     if experiment in TABLES:
         shared = {k: v for k, v in sweep.items() if k not in ("deltas", "thresholds")}
         shared["code"] = provenance.code_hash("gru_experiments")
-        run = table2_cell if experiment == "kanai_table2" else table1_cell
-        return [sweeps.Cell(table_key(method, value, seed), run, (sweep, method, value, seed),
+        return [sweeps.Cell(table_key(method, value, seed), table_cell, (experiment, sweep, method, value, seed),
                             sweeps.tag([shared, method, value, seed]))
                 for method, value in s.settings() for seed in range(s.seeds)]
     shared = {k: v for k, v in sweep.items() if k not in ("readings", "methods")}
@@ -264,10 +257,8 @@ def cost(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, updates:
     ``iterations``. ``kanai_table1``: the time per update of one epoch of ``updates`` + 1 segments with each
     method (the projection at the first δ), × the updates of all epochs, plus the validation passes counted
     as a third of an update per segment (a forward pass)."""
-    if experiment == "kanai_table2":
-        return _table2_cost(s, updates)
     if experiment in TABLES:
-        return _table1_cost(experiment, s, updates)
+        return _table_cost(experiment, s, updates)
     per_iteration = {}
     train = ptb.batchify(ptb.load().train, s.batch_size)
     for method in s.methods:
@@ -283,41 +274,24 @@ def cost(experiment: str, s: settings.KanaiFig1 | settings.KanaiTable1, updates:
     return {c.key: per_iteration[c.args[3]] * s.iterations / 3600 for c in cells(experiment, s)}
 
 
-def _table1_cost(experiment: str, s: settings.KanaiTable1, updates: int) -> dict[str, float]:
-    train, valid, _ = splits(s)
+def _table_cost(experiment: str, s: settings.KanaiTable, updates: int) -> dict[str, float]:
+    """:func:`cost` of a whole-training table: the time per update of one epoch of ``updates`` + 1 segments with
+    each column's method, × the updates of ``epochs`` epochs (Table 2: at most; the plateau schedule may stop
+    sooner), plus the validation passes counted as a third of an update per segment."""
+    train_stream, valid_stream, _ = _streams(s)
+    train, valid = _batched(s, train_stream), _batched(s, valid_stream)
     segment = s.seq_len * s.batch_size
-    few = ptb.batchify(ptb.load().train[: (updates + 1) * segment + s.batch_size], s.batch_size)
-    one = ptb.batchify(ptb.load().valid[: segment + s.batch_size], s.batch_size)
+    few = _batched(s, train_stream[: (updates + 1) * segment + s.batch_size])
+    one = _batched(s, valid_stream[: segment + s.batch_size])
     per_update = {}
     for column, value in {m: v for m, v in reversed(s.settings())}.items():
         begin = time.perf_counter()
-        lm_training.train_epochs(model(s, s.reading, 0), few, one, one, 1, schedule=s.schedule(),
-                                 generator=profiles.generator(1), seq_len=s.seq_len,
-                                 reduction=s.reading.reduction, **_method_args(column, value))
+        lm_training.train_epochs(table_model(s, 0), few, one, one, 1, schedule=s.schedule(),
+                                 generator=profiles.generator(1), seq_len=s.seq_len, **_train_args(s, column, value))
         per_update[column] = (time.perf_counter() - begin) / (updates + 1)
     n_train = ptb.n_batches(train, s.seq_len, drop_last=True)
     n_valid = ptb.n_batches(valid, s.seq_len)
-    return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells(experiment, s)}
-
-
-def _table2_cost(s: settings.KanaiTable2, updates: int) -> dict[str, float]:
-    """:func:`_table1_cost` for the music model, over at most ``epochs`` epochs (the plateau schedule may stop
-    sooner: an upper bound)."""
-    train, valid, _ = music_splits(s)
-    segment = s.seq_len * s.batch_size
-    few = torch.cat([train[:, b] for b in range(train.shape[1])])[: (updates + 1) * segment + s.batch_size]
-    one = torch.cat([valid[:, b] for b in range(valid.shape[1])])[: segment + s.batch_size]
-    few, one = (lm_training.batchify_frames([x], s.batch_size, dtype=x.dtype) for x in (few, one))
-    per_update = {}
-    for column, value in {m: v for m, v in reversed(s.settings())}.items():
-        begin = time.perf_counter()
-        lm_training.train_epochs(music_model(s, 0), few, one, one, 1, schedule=s.schedule(),
-                                 generator=profiles.generator(1), seq_len=s.seq_len,
-                                 project_inputs=column == "project", **_method_args(column, value))
-        per_update[column] = (time.perf_counter() - begin) / (updates + 1)
-    n_train = ptb.n_batches(train, s.seq_len, drop_last=True)
-    n_valid = ptb.n_batches(valid, s.seq_len)
-    return {c.key: per_update[c.args[1]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells("kanai_table2", s)}
+    return {c.key: per_update[c.args[2]] * s.epochs * (n_train + n_valid / 3) / 3600 for c in cells(experiment, s)}
 
 
 def choices(s: settings.KanaiFig1 | settings.KanaiTable) -> dict:
