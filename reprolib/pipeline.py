@@ -236,14 +236,15 @@ def file_hash(path: Path) -> str:
 
 
 def data_present(name: str) -> dict[str, bool] | None:
-    """Which data files this machine has (:func:`reprolib.data.present`) when chapter ``name`` reads data
-    itself (its source imports :mod:`reprolib.data`), else None. Such a chapter prints other outputs where
-    a corpus is missing, so this is one of its inputs. (Chapters that only import modules that import
-    :mod:`reprolib.data`, as 8a does through the experiments, print nothing that depends on the files.)"""
+    """Which data files this machine has (:func:`reprolib.data.present`) when chapter ``name`` asks for data
+    itself (its source imports :mod:`reprolib.data`, or :mod:`reprolib.natural`, whose ``unavailable`` says
+    whether a corpus is here), else None. Such a chapter prints other outputs where a corpus is missing, so
+    this is one of its inputs. (Chapters that only import modules that import these, as 8a does through the
+    experiments, print nothing that depends on the files.)"""
     notebook = NOTEBOOKS / f"{name}.py"
     if not notebook.is_file():
         raise ValueError(f"name must be a chapter of {NOTEBOOKS}, got {name!r}")
-    return data.present() if "data" in imported_modules(notebook.read_text()) else None
+    return data.present() if {"data", "natural"} & set(imported_modules(notebook.read_text())) else None
 
 
 def reference_skip_reason(path: Path) -> str | None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reprolib import experiments, gru_experiments, profiles, ptb, settings
+from reprolib import experiments, gru_experiments, natural, profiles, ptb, settings
 from reprolib.lm_training import train_language_model
 
 
@@ -152,6 +152,7 @@ def test_table2_settings_are_the_papers_and_are_checked():
             dataclasses.replace(s, **bad)
 
 
+@pytest.mark.skipif(natural.unavailable("Nottingham") is not None, reason="Nottingham is not in $REPROLIB_DATA or the cache")
 def test_table2_runs_through_the_command_on_nottingham_with_eq_10(tmp_path, capsys):
     args = ["kanai_table2", "--profile", "ci", "--workers", "0", "--results-dir", str(tmp_path), "--no-progress"]
     assert experiments.main(args) == 0

@@ -344,6 +344,10 @@ def test_the_data_files_are_an_input_of_the_chapters_that_read_data(tmp_path, mo
     here = dict.fromkeys(pipeline.data.SOURCES, False)
     monkeypatch.setattr(pipeline.data, "present", lambda: dict(here))
     assert pipeline.data_present("02_plain") is None and pipeline.data_present("01_reads") == here
+    asks = tmp_path / "notebooks" / "03_asks.py"  # natural.unavailable says whether a corpus is here
+    asks.write_text(HEADER + "# %%\nfrom reprolib.natural import unavailable\n")
+    assert pipeline.data_present("03_asks") == here
+    asks.unlink()
     calls = _counted(monkeypatch)
     assert pipeline.run("ci", None) == 0
     here["JSB_Chorales.mat"] = True  # a corpus arrives: the chapter that reads data runs again, the other not
